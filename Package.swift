@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// A data-parallel trainer for the Theano tutorial's multilayer perceptron on MNIST.
+import PackageDescription
+
+let package = Package(
+    name: "swift-mpi-mlp",
+    products: [
+        .executable(name: "mlp", targets: ["mlp"]),
+        .library(name: "MLPCore", targets: ["MLPCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries (found with pkg-config; Debian packages named for a clear error)
+        .systemLibrary(
+            name: "COpenMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: C shim: Open MPI's handles are macros Swift cannot import; one function each, no logic
+        .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
+
+        // MARK: Core library: model, data, exchange, training loop, checkpoints
+        .target(
+            name: "MLPCore",
+            dependencies: ["CMPIShim", "COpenBLAS", "CZlib"]),
+
+        // MARK: The command-line tool: parse, validate, call the core
+        .executableTarget(
+            name: "mlp",
+            dependencies: [
+                "MLPCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests
+        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MLPCore", "mlp"]),
+    ]
+)

@@ -1,0 +1,44 @@
+/* CMPIShim.h: the MPI calls the Swift code makes, as plain C functions.
+   Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE, ...) are macros over casts
+   of global symbols that Swift cannot import, so each call that needs them gets a one-line body in
+   shim.c. Every function returns an MPI error code (MPI_SUCCESS == CMPIShim_success()) unless noted.
+   Everything works on MPI_COMM_WORLD. No training logic belongs here. */
+#ifndef CMPISHIM_H
+#define CMPISHIM_H
+
+#include <stdint.h>
+
+/* Constants */
+int CMPIShim_success(void);
+int CMPIShim_thread_funneled(void);
+int CMPIShim_max_processor_name(void);
+int CMPIShim_max_error_string(void);
+
+/* Life cycle */
+int CMPIShim_init_thread(int required, int *provided);
+int CMPIShim_initialized(int *flag);
+int CMPIShim_finalized(int *flag);
+int CMPIShim_finalize(void);
+int CMPIShim_abort(int exit_code);
+int CMPIShim_set_errors_return(void);
+
+/* Who am I */
+int CMPIShim_rank(int *rank);
+int CMPIShim_size(int *size);
+int CMPIShim_node_size(int *size);          /* ranks that share this rank's node (MPI_COMM_TYPE_SHARED) */
+int CMPIShim_processor_name(char *name, int *length);
+
+/* Collectives on MPI_COMM_WORLD */
+int CMPIShim_allreduce_sum_float(float *buffer, int count);                 /* in place */
+int CMPIShim_allreduce_sum_int64(int64_t *buffer, int count);               /* in place */
+int CMPIShim_allreduce_max_int64(int64_t *buffer, int count);               /* in place */
+int CMPIShim_allgather_int64(const int64_t *value, int64_t *all);           /* one value per rank */
+int CMPIShim_allgatherv_float(float *buffer, const int *counts, const int *displacements); /* in place */
+int CMPIShim_bcast_bytes(void *buffer, int count, int root);
+int CMPIShim_barrier(void);
+
+/* Time and errors */
+double CMPIShim_wtime(void);
+int CMPIShim_error_string(int code, char *text, int *length);
+
+#endif

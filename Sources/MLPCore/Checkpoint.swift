@@ -1,0 +1,266 @@
+// Checkpoints: the parameters and the whole training state in one safetensors file, readable by
+// any safetensors reader (docs/checkpoint-format.md specifies the tensors and metadata keys), and
+// written atomically: temporary file in the same directory, fsync, rename, fsync of the directory.
+import CZlib
+import Foundation
+
+public struct Checkpoint {
+    public static let format = "swift-mpi-mlp"
+    public static let formatVersion = 1
+
+    public var configuration: TrainingConfiguration  // architecture and hyperparameters of the run
+    public var trainSamples: Int                     // size of the training split the epochs count
+    public var state: TrainingState
+    public var worldSize: Int
+    public let parameters: ParameterSet
+
+    public init(configuration: TrainingConfiguration, trainSamples: Int, state: TrainingState,
+                worldSize: Int, parameters: ParameterSet) {
+        self.configuration = configuration
+        self.trainSamples = trainSamples
+        self.state = state
+        self.worldSize = worldSize
+        self.parameters = parameters
+    }
+
+    // MARK: Encoding
+
+    /// The safetensors bytes: one tensor per weight and bias, in the flat buffer's order, so the
+    /// data section is the parameter buffer itself.
+    public func encoded() -> [UInt8] {
+        let layout = parameters.layout
+        var tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
+        for (l, slot) in layout.layers.enumerated() {
+            tensors.append((slot.name + ".weight", [slot.inputs, slot.outputs],
+                            UnsafeBufferPointer(start: parameters.weight(l).base, count: slot.inputs * slot.outputs)))
+            tensors.append((slot.name + ".bias", [slot.outputs], UnsafeBufferPointer(start: parameters.bias(l), count: slot.outputs)))
+        }
+        var metadata = self.metadata
+        metadata["data_crc32"] = Self.crc32(UnsafeRawBufferPointer(parameters.flat))
+        return SafeTensorsFile.encode(metadata: metadata, tensors: tensors)
+    }
+
+    var metadata: [String: String] {
+        let c = configuration, s = state, stopping = state.stopping
+        return [
+            "format": Self.format,
+            "format_version": String(Self.formatVersion),
+            "layer_sizes": c.architecture.layerSizes.map(String.init).joined(separator: ","),
+            "activation": c.architecture.activation.rawValue,
+            "learning_rate": String(c.sgd.learningRate),
+            "learning_rate_decay": String(c.sgd.decay),
+            "l1": String(c.sgd.l1),
+            "l2": String(c.sgd.l2),
+            "batch_size": String(c.batchSize),
+            "epochs": String(c.epochs),
+            "initial_patience": String(c.patience),
+            "seed": String(c.seed),
+            "shuffle": String(c.shuffle),
+            "train_samples": String(trainSamples),
+            "iteration": String(s.iteration),
+            "epoch": String(s.iteration / max(1, trainSamples / c.batchSize)),
+            "learning_rate_now": String(c.sgd.rate(at: s.iteration)),
+            "data_order": c.shuffle ? "shuffled per epoch from seed and epoch" : "fixed (tutorial order)",
+            "patience": String(stopping.patience),
+            "validation_frequency": String(stopping.validationFrequency),
+            "best_validation_error": String(stopping.bestValidationError),
+            "best_iteration": String(stopping.bestIteration),
+            "test_error_at_best": stopping.testErrorAtBest.map { String($0) } ?? "none",
+            "loss_since_validation": String(s.lossSinceValidation),
+            "steps_since_validation": String(s.stepsSinceValidation),
+            "elapsed_seconds": String(s.elapsedSeconds),
+            "world_size": String(worldSize),
+        ]
+    }
+
+    // MARK: Decoding
+
+    /// Parses and verifies checkpoint bytes; `path` names the file in errors.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        let file = try SafeTensorsFile.decode(bytes, path: path)
+        let meta = Metadata(values: file.metadata, path: path)
+        guard meta.values["format"] == format else {
+            throw meta.values["format"] == nil ? CheckpointError.missingMetadata(path, key: "format")
+                                               : CheckpointError.badMetadata(path, key: "format", value: meta.values["format"]!)
+        }
+        let version: Int = try meta.number("format_version")
+        guard version <= formatVersion else { throw CheckpointError.newerVersion(path, found: version, supported: formatVersion) }
+        guard version >= 1 else { throw CheckpointError.badMetadata(path, key: "format_version", value: String(version)) }
+
+        var configuration = TrainingConfiguration()
+        let sizes = try meta.list("layer_sizes")
+        guard sizes.count >= 2, sizes.allSatisfy({ $0 >= 1 && $0 <= 1 << 20 }) else {
+            throw CheckpointError.badMetadata(path, key: "layer_sizes", value: meta.values["layer_sizes"]!)
+        }
+        guard let activation = Activation(rawValue: try meta.string("activation")) else {
+            throw CheckpointError.badMetadata(path, key: "activation", value: meta.values["activation"]!)
+        }
+        configuration.architecture = Architecture(inputSize: sizes.first!, hiddenSizes: Array(sizes.dropFirst().dropLast()),
+                                                  outputSize: sizes.last!, activation: activation)
+        configuration.sgd = SGD(learningRate: try meta.number("learning_rate"), decay: try meta.number("learning_rate_decay"),
+                                l1: try meta.number("l1"), l2: try meta.number("l2"))
+        configuration.batchSize = try meta.number("batch_size")
+        configuration.epochs = try meta.number("epochs")
+        configuration.patience = try meta.number("initial_patience")
+        configuration.seed = try meta.number("seed")
+        configuration.shuffle = try meta.flag("shuffle")
+
+        let testError = try meta.string("test_error_at_best")
+        var state = TrainingState(stopping: EarlyStopping(
+            patience: try meta.number("patience"), validationFrequency: try meta.number("validation_frequency"),
+            bestValidationError: try meta.number("best_validation_error"), bestIteration: try meta.number("best_iteration"),
+            testErrorAtBest: testError == "none" ? nil : try meta.number("test_error_at_best")))
+        state.iteration = try meta.number("iteration")
+        state.lossSinceValidation = try meta.number("loss_since_validation")
+        state.stepsSinceValidation = try meta.number("steps_since_validation")
+        state.elapsedSeconds = try meta.number("elapsed_seconds")
+        guard state.iteration >= 0, state.stopping.validationFrequency >= 1, configuration.batchSize >= 1 else {
+            throw CheckpointError.badMetadata(path, key: "iteration", value: String(state.iteration))
+        }
+
+        // Tensors: exactly the ones the architecture names, with its shapes, in its order.
+        let layout = ParameterLayout(configuration.architecture)
+        var expected: [(String, [Int])] = []
+        for slot in layout.layers {
+            expected.append((slot.name + ".weight", [slot.inputs, slot.outputs]))
+            expected.append((slot.name + ".bias", [slot.outputs]))
+        }
+        let byName = Dictionary(file.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (name, shape) in expected {
+            guard let tensor = byName[name] else { throw CheckpointError.missingTensor(path, name: name) }
+            guard tensor.shape == shape else { throw CheckpointError.shapeMismatch(path, name: name, found: tensor.shape, expected: shape) }
+        }
+        if let extra = file.tensors.first(where: { t in !expected.contains { $0.0 == t.name } }) {
+            throw CheckpointError.unexpectedTensor(path, name: extra.name)
+        }
+
+        // The data section, verified against its checksum before any of it is used.
+        let storedCRC = try meta.string("data_crc32")
+        let computedCRC = bytes.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[file.dataOffset...])) }
+        guard storedCRC == computedCRC else { throw CheckpointError.checksumMismatch(path, stored: storedCRC, computed: computedCRC) }
+
+        let parameters = ParameterSet(layout)
+        for (l, slot) in layout.layers.enumerated() {
+            copy(bytes, file.dataOffset + byName[slot.name + ".weight"]!.begin, into: parameters.weight(l).base, count: slot.inputs * slot.outputs)
+            copy(bytes, file.dataOffset + byName[slot.name + ".bias"]!.begin, into: parameters.bias(l), count: slot.outputs)
+        }
+        guard parameters.flat.allSatisfy(\.isFinite) else { throw CheckpointError.nonFinite(path) }
+        return Checkpoint(configuration: configuration, trainSamples: try meta.number("train_samples"), state: state,
+                          worldSize: try meta.number("world_size"), parameters: parameters)
+    }
+
+    /// Reads and decodes a checkpoint file.
+    public static func load(_ path: String) throws -> Checkpoint {
+        try decode(readBytes(path), path: path)
+    }
+
+    /// The raw bytes of a checkpoint file, with file-level errors named.
+    public static func readBytes(_ path: String) throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CheckpointError.missingFile(path) }
+        guard !isDirectory.boolValue else { throw CheckpointError.unreadable(path, reason: "it is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.unreadable(path, reason: "permission denied") }
+        return [UInt8](data)
+    }
+
+    private static func copy(_ bytes: [UInt8], _ offset: Int, into target: UnsafeMutablePointer<Float>, count: Int) {
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<count {
+                target[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self)))
+            }
+        }
+    }
+
+    /// zlib's CRC-32, as "0x" and 8 hex digits.
+    static func crc32(_ bytes: UnsafeRawBufferPointer) -> String {
+        var crc = CZlib.crc32(0, nil, 0)
+        var offset = 0
+        while offset < bytes.count {  // zlib takes 32-bit lengths
+            let piece = min(bytes.count - offset, 1 << 30)
+            crc = CZlib.crc32(crc, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self), UInt32(piece))
+            offset += piece
+        }
+        return hex(UInt32(truncatingIfNeeded: crc))
+    }
+}
+
+/// Typed access to the string-to-string metadata, with errors that name the key.
+private struct Metadata {
+    let values: [String: String]
+    let path: String
+
+    func string(_ key: String) throws -> String {
+        guard let value = values[key] else { throw CheckpointError.missingMetadata(path, key: key) }
+        return value
+    }
+
+    func number<T: LosslessStringConvertible>(_ key: String) throws -> T {
+        let text = try string(key)
+        guard let value = T(text) else { throw CheckpointError.badMetadata(path, key: key, value: text) }
+        return value
+    }
+
+    func list(_ key: String) throws -> [Int] {
+        let text = try string(key)
+        let parts = text.split(separator: ",").map { Int($0) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw CheckpointError.badMetadata(path, key: key, value: text) }
+        return parts.map { $0! }
+    }
+
+    func flag(_ key: String) throws -> Bool {
+        let text = try string(key)
+        guard let value = Bool(text) else { throw CheckpointError.badMetadata(path, key: key, value: text) }
+        return value
+    }
+}
+
+/// Writes checkpoint files into one directory, each atomically.
+public struct CheckpointWriter: Sendable {
+    public let directory: String
+
+    /// Checks now, before training, that `directory` exists and accepts new files.
+    public init(directory: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CheckpointError.missingDirectory(directory)
+        }
+        self.directory = directory
+        let probe = path(".write-test.\(getpid())")
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno))) }
+        close(fd)
+        unlink(probe)
+    }
+
+    public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// Writes `bytes` to `name`: a crash at any moment leaves either the old file or the new one whole.
+    @discardableResult
+    public func write(_ bytes: [UInt8], to name: String) throws -> String {
+        let final = path(name)
+        let temporary = path(".\(name).tmp.\(getpid())")
+        func fail(_ what: String) -> CheckpointError {
+            let reason = "\(what): \(String(cString: strerror(errno)))"
+            unlink(temporary)
+            return .writeFailed(final, reason: reason)
+        }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw fail("open") }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { close(fd); throw fail("write") }
+            written += n
+        }
+        guard fsync(fd) == 0 else { close(fd); throw fail("fsync") }
+        guard close(fd) == 0 else { throw fail("close") }
+        guard rename(temporary, final) == 0 else { throw fail("rename") }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY)
+        if directoryFD >= 0 {
+            fsync(directoryFD)  // makes the rename itself durable
+            close(directoryFD)
+        }
+        return final
+    }
+}

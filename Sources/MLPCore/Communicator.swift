@@ -1,0 +1,131 @@
+// The ranks of a job and the collectives the trainer needs. MPICommunicator is the only importer of
+// CMPIShim; a run without mpirun is an MPI singleton of one rank, the same code path.
+import CMPIShim
+
+public protocol Communicator: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// Ranks sharing this rank's node (they share its cores).
+    var nodeSize: Int { get }
+    var processorName: String { get }
+    var isRoot: Bool { get }
+
+    /// Element-wise sum over all ranks, in place.
+    func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws
+    func allreduceSum(_ values: inout [Int64]) throws
+    func allreduceMax(_ values: inout [Int64]) throws
+    /// Every rank's value, in rank order.
+    func allgather(_ value: Int64) throws -> [Int64]
+    /// In place: rank r's `counts[r]` floats sit at `displacements[r]`; afterwards every rank has all.
+    func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32]) throws
+    /// Root's bytes to every rank; the others' arrays are resized to fit.
+    func broadcast(_ bytes: inout [UInt8], from root: Int) throws
+    func barrier() throws
+    /// Seconds on a monotonic clock.
+    func wallTime() -> Double
+    /// Ends every rank of the job now. For failures that cannot be agreed on collectively.
+    func abort(exitCode: Int32) -> Never
+    func finalize()
+}
+
+extension Communicator {
+    public var isRoot: Bool { rank == 0 }
+}
+
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    public let nodeSize: Int
+    public let processorName: String
+
+    nonisolated(unsafe) private static var shared: MPICommunicator?
+
+    /// MPI_COMM_WORLD, initialised on first use (funneled: only the main thread calls MPI).
+    public static func world() throws -> MPICommunicator {
+        if let shared { return shared }
+        var provided: Int32 = 0
+        try check(CMPIShim_init_thread(CMPIShim_thread_funneled(), &provided), "MPI_Init_thread")
+        // Errors come back as codes that become CommunicationError, instead of killing the job silently.
+        try check(CMPIShim_set_errors_return(), "MPI_Comm_set_errhandler")
+        var rank: Int32 = 0, size: Int32 = 0, nodeSize: Int32 = 0
+        try check(CMPIShim_rank(&rank), "MPI_Comm_rank")
+        try check(CMPIShim_size(&size), "MPI_Comm_size")
+        try check(CMPIShim_node_size(&nodeSize), "MPI_Comm_split_type")
+        var name = [CChar](repeating: 0, count: Int(CMPIShim_max_processor_name()) + 1)
+        var length: Int32 = 0
+        try check(CMPIShim_processor_name(&name, &length), "MPI_Get_processor_name")
+        let world = MPICommunicator(rank: Int(rank), size: Int(size), nodeSize: Int(nodeSize),
+                                    processorName: String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        shared = world
+        return world
+    }
+
+    private init(rank: Int, size: Int, nodeSize: Int, processorName: String) {
+        self.rank = rank
+        self.size = size
+        self.nodeSize = nodeSize
+        self.processorName = processorName
+    }
+
+    public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws {
+        try Self.check(CMPIShim_allreduce_sum_float(buffer, Int32(count)), "MPI_Allreduce")
+    }
+
+    public func allreduceSum(_ values: inout [Int64]) throws {
+        let count = Int32(values.count)
+        try Self.check(values.withUnsafeMutableBufferPointer { CMPIShim_allreduce_sum_int64($0.baseAddress, count) }, "MPI_Allreduce")
+    }
+
+    public func allreduceMax(_ values: inout [Int64]) throws {
+        let count = Int32(values.count)
+        try Self.check(values.withUnsafeMutableBufferPointer { CMPIShim_allreduce_max_int64($0.baseAddress, count) }, "MPI_Allreduce")
+    }
+
+    public func allgather(_ value: Int64) throws -> [Int64] {
+        var all = [Int64](repeating: 0, count: size)
+        var mine = value
+        try Self.check(all.withUnsafeMutableBufferPointer { CMPIShim_allgather_int64(&mine, $0.baseAddress) }, "MPI_Allgather")
+        return all
+    }
+
+    public func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32]) throws {
+        try Self.check(CMPIShim_allgatherv_float(buffer, counts, displacements), "MPI_Allgatherv")
+    }
+
+    public func broadcast(_ bytes: inout [UInt8], from root: Int) throws {
+        var length = [Int64(bytes.count)]
+        try Self.check(length.withUnsafeMutableBytes { CMPIShim_bcast_bytes($0.baseAddress, 8, Int32(root)) }, "MPI_Bcast")
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(length[0])) }
+        var offset = 0
+        // MPI counts are 32-bit: send large payloads in pieces.
+        while offset < bytes.count {
+            let piece = min(bytes.count - offset, 1 << 30)
+            try Self.check(bytes.withUnsafeMutableBytes { CMPIShim_bcast_bytes($0.baseAddress! + offset, Int32(piece), Int32(root)) }, "MPI_Bcast")
+            offset += piece
+        }
+    }
+
+    public func barrier() throws { try Self.check(CMPIShim_barrier(), "MPI_Barrier") }
+
+    public func wallTime() -> Double { CMPIShim_wtime() }
+
+    public func abort(exitCode: Int32) -> Never {
+        _ = CMPIShim_abort(exitCode)
+        fatalError("MPI_Abort returned")
+    }
+
+    public func finalize() {
+        var finalized: Int32 = 0
+        _ = CMPIShim_finalized(&finalized)
+        if finalized == 0 { _ = CMPIShim_finalize() }
+    }
+
+    private static func check(_ code: Int32, _ function: String) throws {
+        guard code != CMPIShim_success() else { return }
+        var text = [CChar](repeating: 0, count: Int(CMPIShim_max_error_string()) + 1)
+        var length: Int32 = 0
+        _ = CMPIShim_error_string(code, &text, &length)
+        throw CommunicationError(function: function, code: code,
+                                 text: String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+}

@@ -1,0 +1,96 @@
+// MNIST as the tutorial splits it: train = the first 50,000 training images, validation = the last
+// 10,000, test = the 10,000 t10k images; pixels as Float32 in [0, 1] (byte / 255).
+import Foundation
+
+/// Images (n, 784) and their labels (n), viewed from storage that the dataset owns.
+public struct Samples {
+    public let images: Matrix                       // (n, 784) pixels in [0, 1]
+    public let labels: UnsafeMutablePointer<Int32>  // (n) digits 0-9
+    public var count: Int { images.rows }
+
+    public init(images: Matrix, labels: UnsafeMutablePointer<Int32>) {
+        self.images = images
+        self.labels = labels
+    }
+
+    /// Samples `start ..< start + count`.
+    public func slice(_ start: Int, count: Int) -> Samples {
+        Samples(images: images.rows(start, count: count), labels: labels + start)
+    }
+}
+
+/// Owns the pixels and labels of one IDX image/label pair.
+public final class LabeledImages {
+    public let pixels: FloatStorage
+    public let labelStorage: Storage<Int32>
+    public let all: Samples
+
+    public init(count: Int, pixelsPerImage: Int = 784) {
+        pixels = FloatStorage(count: count * pixelsPerImage)
+        labelStorage = Storage<Int32>(count: count)
+        all = Samples(images: Matrix(pixels.base, rows: count, columns: pixelsPerImage), labels: labelStorage.base)
+    }
+
+    /// Reads an image file and its label file and checks that they agree.
+    public static func load(images imagesPath: String, labels labelsPath: String) throws -> LabeledImages {
+        let images = try IDX.readImages(imagesPath)
+        let labels = try IDX.readLabels(labelsPath)
+        guard images.dimensions[0] == labels.dimensions[0] else {
+            throw DataError.countMismatch(images: imagesPath, imageCount: images.dimensions[0],
+                                          labels: labelsPath, labelCount: labels.dimensions[0])
+        }
+        let set = LabeledImages(count: images.dimensions[0])
+        images.bytes.withUnsafeBufferPointer { bytes in
+            for i in 0..<bytes.count { set.pixels.base[i] = Float(bytes[i]) / 255 }
+        }
+        for (i, label) in labels.bytes.enumerated() { set.labelStorage.base[i] = Int32(label) }
+        return set
+    }
+}
+
+public struct MNIST {
+    public static let trainImages = "train-images-idx3-ubyte"
+    public static let trainLabels = "train-labels-idx1-ubyte"
+    public static let testImages = "t10k-images-idx3-ubyte"
+    public static let testLabels = "t10k-labels-idx1-ubyte"
+    public static let defaultValidationCount = 10_000
+
+    public let train: Samples
+    public let validation: Samples
+    public let test: Samples
+    private let owners: [LabeledImages]
+
+    /// Loads the four files from `directory` (each name with or without .gz) and splits them.
+    /// `trainLimit` / `evalLimit` keep only the first samples of each split, for quick runs and tests.
+    public static func load(directory: String, validationCount: Int = defaultValidationCount,
+                            trainLimit: Int? = nil, evalLimit: Int? = nil) throws -> MNIST {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DataError.missingDirectory(directory)
+        }
+        let trainingFile = try LabeledImages.load(images: locate(trainImages, in: directory),
+                                                  labels: locate(trainLabels, in: directory))
+        let testFile = try LabeledImages.load(images: locate(testImages, in: directory),
+                                              labels: locate(testLabels, in: directory))
+        let n = trainingFile.all.count
+        guard n > validationCount else {
+            throw DataError.tooFewImages(locate(trainImages, in: directory), count: n, needed: validationCount + 1,
+                                         reason: "the last \(validationCount) are the validation set")
+        }
+        let trainCount = min(n - validationCount, trainLimit ?? .max)
+        let evalCount = evalLimit ?? .max
+        return MNIST(
+            train: trainingFile.all.slice(0, count: trainCount),
+            validation: trainingFile.all.slice(n - validationCount, count: min(validationCount, evalCount)),
+            test: testFile.all.slice(0, count: min(testFile.all.count, evalCount)),
+            owners: [trainingFile, testFile])
+    }
+
+    /// The path of `name` in `directory`: the .gz file if present, else the raw one.
+    public static func locate(_ name: String, in directory: String) -> String {
+        let base = (directory as NSString).appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: base + ".gz") { return base + ".gz" }
+        if FileManager.default.fileExists(atPath: base) { return base }
+        return base + ".gz"
+    }
+}

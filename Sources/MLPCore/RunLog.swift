@@ -1,0 +1,122 @@
+// The run's metrics as JSON Lines (one object per line): a "start" object, one "validation" object
+// per validation, and a final "done" object. Errors are fractions (0.0165), never percent.
+// This file is the single source for plots and CSV.
+import Foundation
+
+/// A JSON value small enough for log lines.
+public enum JSONValue: Equatable, Sendable {
+    case number(Double), integer(Int), string(String), bool(Bool), null
+    case object([(String, JSONValue)])
+    case array([JSONValue])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.encoded == b.encoded }
+
+    /// Compact JSON text; keys keep their order; non-finite numbers become null.
+    public var encoded: String {
+        switch self {
+        case .number(let x): return x.isFinite ? String(x) : "null"
+        case .integer(let n): return String(n)
+        case .string(let s): return SafeTensorsFile.jsonString(s)
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .object(let pairs): return "{" + pairs.map { SafeTensorsFile.jsonString($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
+        case .array(let items): return "[" + items.map(\.encoded).joined(separator: ",") + "]"
+        }
+    }
+}
+
+extension Optional where Wrapped == Double {
+    var json: JSONValue { map(JSONValue.number) ?? .null }
+}
+
+public enum RunLog {
+    public static func validation(_ r: ValidationRecord) -> JSONValue {
+        .object([
+            ("event", .string("validation")), ("epoch", .integer(r.epoch)), ("iteration", .integer(r.iteration)),
+            ("train_loss", .number(r.trainLoss)), ("validation_error", .number(r.validationError)),
+            ("best_validation_error", .number(r.bestValidationError)), ("test_error", r.testError.json),
+            ("seconds", .number(r.seconds)), ("samples_per_second", .number(r.samplesPerSecond)),
+        ])
+    }
+
+    public static func done(_ s: TrainingSummary, profile: [StepProfile]?) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [
+            ("event", .string("done")), ("best_validation_error", .number(s.bestValidationError)),
+            ("best_iteration", .integer(s.bestIteration)), ("test_error", s.testError.json),
+            ("epochs", .integer(s.epochs)), ("iterations", .integer(s.iterations)), ("seconds", .number(s.seconds)),
+            ("world_size", .integer(s.worldSize)), ("stop_reason", .string(s.stopReason.rawValue)),
+        ]
+        if let profile {
+            pairs.append(("profile", .array(profile.enumerated().map { rank, p in
+                .object([("rank", .integer(rank)), ("steps", .integer(p.steps))] +
+                        zip(StepProfile.fields, p.values).map { ($0.0 + "_seconds", .number($0.1)) })
+            })))
+        }
+        return .object(pairs)
+    }
+
+    /// The validation records of a JSON Lines log (other events skipped), for plots and CSV.
+    public static func readValidations(_ path: String) throws -> [ValidationRecord] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("\(path): cannot read the log file. Pass a file written by `mlp train --log-json`.")
+        }
+        var records: [ValidationRecord] = []
+        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw ConfigurationError("\(path):\(index + 1): not a JSON object. Pass a file written by `mlp train --log-json`.")
+            }
+            guard object["event"] as? String == "validation" else { continue }
+            func number(_ key: String) throws -> Double {
+                guard let value = object[key] as? NSNumber else {
+                    throw ConfigurationError("\(path):\(index + 1): validation record without \(key).")
+                }
+                return value.doubleValue
+            }
+            records.append(ValidationRecord(
+                epoch: Int(try number("epoch")), iteration: Int(try number("iteration")), batchesPerEpoch: 0,
+                trainLoss: try number("train_loss"), validationError: try number("validation_error"),
+                bestValidationError: try number("best_validation_error"),
+                testError: (object["test_error"] as? NSNumber)?.doubleValue, improved: object["test_error"] is NSNumber,
+                seconds: try number("seconds"), samplesPerSecond: try number("samples_per_second")))
+        }
+        return records
+    }
+
+    /// The CSV form of validation records, one header line then one line per record.
+    public static func csv(_ records: [ValidationRecord]) -> String {
+        var lines = ["epoch,iteration,train_loss,validation_error,best_validation_error,test_error,seconds,samples_per_second"]
+        for r in records {
+            lines.append([String(r.epoch), String(r.iteration), String(r.trainLoss), String(r.validationError),
+                          String(r.bestValidationError), r.testError.map { String($0) } ?? "",
+                          String(r.seconds), String(r.samplesPerSecond)].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func csvLine(_ r: ValidationRecord) -> String {
+        String(csv([r]).split(separator: "\n")[1]) + "\n"
+    }
+}
+
+/// An append-only text file that reports problems as configuration errors naming the flag.
+public final class LogFile {
+    private let handle: FileHandle
+    public let path: String
+
+    public init(path: String, flag: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: path) else {
+            throw ConfigurationError("\(flag) \(path): cannot create the file (missing directory or no permission).")
+        }
+        self.handle = handle
+        self.path = path
+    }
+
+    public func write(_ text: String) {
+        handle.write(Data(text.utf8))
+    }
+
+    public func writeLine(_ value: JSONValue) { write(value.encoded + "\n") }
+
+    deinit { try? handle.close() }
+}

@@ -1,0 +1,71 @@
+// Minibatch SGD on the tutorial's cost: mean NLL + λ₁·‖W‖₁ + λ₂·‖W‖₂² over weight matrices only,
+// with the learning rate η_t = η₀ / (1 + d·t). The update is one pass per layer; where the batch
+// gradient is a product Aᵀ·D that every rank can form, the update rides inside that GEMM.
+
+public struct SGD: Equatable, Sendable {
+    public var learningRate: Double  // η₀
+    public var decay: Double         // d
+    public var l1: Double            // λ₁
+    public var l2: Double            // λ₂
+
+    public init(learningRate: Double = 0.01, decay: Double = 0, l1: Double = 0, l2: Double = 0.0001) {
+        self.learningRate = learningRate
+        self.decay = decay
+        self.l1 = l1
+        self.l2 = l2
+    }
+
+    /// η_t for the update that follows `iteration` completed updates.
+    public func rate(at iteration: Int) -> Double { learningRate / (1 + decay * Double(iteration)) }
+
+    /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·G and b ← b − (η/B)·g, with G and g summed over
+    /// the B samples of the global batch (the allreduced gradient buffer).
+    public func applyDense(layer l: Int, to p: ParameterSet, gradients g: ParameterSet, batchSize: Int, rate eta: Double) {
+        let w = p.weight(l).base, gw = g.weight(l).base
+        let n = p.weight(l).count
+        let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(batchSize))
+        if shrink == 0 {
+            for i in 0..<n { w[i] = keep * w[i] + alpha * gw[i] }
+        } else {
+            for i in 0..<n { w[i] = keep * w[i] - shrink * sign(w[i]) + alpha * gw[i] }
+        }
+        let b = p.bias(l), gb = g.bias(l)
+        for j in 0..<p.layout.layers[l].outputs { b[j] += alpha * gb[j] }
+    }
+
+    /// The same update with the gradient formed from its factors, every sample of the global batch:
+    /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·Aᵀ·D in one GEMM (β carries the decay), and
+    /// b ← b − (η/B)·Σ_rows D. `input` A is (B, n_in), `delta` D is (B, n_out).
+    public func applyFactors(layer l: Int, to p: ParameterSet, input: Matrix, delta: Matrix,
+                             rate eta: Double, ones: UnsafePointer<Float>) {
+        let w = p.weight(l)
+        let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(input.rows))
+        var beta = keep
+        if shrink != 0 {
+            let base = w.base
+            for i in 0..<w.count { base[i] = keep * base[i] - shrink * sign(base[i]) }
+            beta = 1
+        }
+        BLAS.gemm(input, delta, into: w, transposeA: true, alpha: alpha, beta: beta)
+        BLAS.addColumnSums(of: delta, into: p.bias(l), alpha: alpha, beta: 1, ones: ones)
+    }
+
+    /// The penalty λ₁·‖W‖₁ + λ₂·‖W‖₂² over all weight matrices (not biases).
+    public func penalty(_ p: ParameterSet) -> Double {
+        if l1 == 0 && l2 == 0 { return 0 }
+        var absolute = 0.0, squares = 0.0
+        for l in 0..<p.layout.layers.count {
+            let w = p.weight(l)
+            for i in 0..<w.count {
+                let v = Double(w.base[i])
+                absolute += Swift.abs(v)
+                squares += v * v
+            }
+        }
+        return l1 * absolute + l2 * squares
+    }
+}
+
+/// sign(x) with sign(0) = 0, the subgradient Theano uses for |x|.
+@inline(__always)
+func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }

@@ -1,0 +1,31 @@
+// SIGTERM and SIGINT (which mpirun forwards to every rank, and batch schedulers send before a kill)
+// only set a flag; the training loop carries it in the next step's control block so that every rank
+// stops at the same iteration and rank 0 can write a checkpoint.
+import Glibc
+import Synchronization
+
+public enum StopSignal {
+    private static let received = Atomic<Int32>(0)
+
+    /// Installs the handlers. Idempotent.
+    public static func install() {
+        for number in [SIGTERM, SIGINT] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in StopSignal.received.store(number, ordering: .relaxed) }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            sigaction(number, &action, nil)
+        }
+    }
+
+    /// The signal number received, or 0.
+    public static var pending: Int32 { received.load(ordering: .relaxed) }
+
+    public static func name(_ number: Int32) -> String {
+        switch number {
+        case SIGTERM: return "SIGTERM"
+        case SIGINT: return "SIGINT"
+        default: return "signal \(number)"
+        }
+    }
+}

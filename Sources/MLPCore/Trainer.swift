@@ -1,0 +1,252 @@
+// The training loop: every rank takes its shard of each global minibatch, the gradients meet in one
+// exchange, and every rank applies the same update. Rank 0 alone validates, decides when to stop,
+// logs and writes checkpoints; its decisions reach the other ranks in the next step's control block.
+import Glibc
+
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    public let world: Communicator
+    public let data: MNIST
+    public let parameters: ParameterSet          // the model: identical on every rank after every step
+    public private(set) var state: TrainingState
+    public let plan: ExchangePlan
+    public let schedule: MinibatchSchedule
+    public let shard: Shard                      // this rank's rows of every global minibatch
+    public private(set) var profile = StepProfile()
+    /// Rank 0: where `last.safetensors` (every validation) and `best.safetensors` (every new best) go.
+    public var checkpoints: CheckpointWriter?
+
+    private let model: MLP
+    private let sgd: SGD
+    private let gradients: ParameterSet          // twin of `parameters`, plus the control block at the end
+    private let workspace: Workspace             // (B, n_l) per layer; this rank fills its shard's rows
+    private let mine: (activations: [Matrix], deltas: [Matrix])   // shard rows (b, n_l)
+    private let full: (activations: [Matrix], deltas: [Matrix])   // all rows (B, n_l), filled by allgather
+    private let exchange: GradientExchange
+    private lazy var evaluator = Evaluator(configuration.architecture)
+    private let clockStart: Double
+
+    /// Sets up a run from fresh parameters (`ParameterSet.initialized`) or restored ones and state.
+    public init(configuration: TrainingConfiguration, data: MNIST, world: Communicator,
+                parameters: ParameterSet, state: TrainingState? = nil) throws {
+        let batchSize = configuration.batchSize
+        guard batchSize >= world.size else {
+            throw ConfigurationError("--batch-size \(batchSize) is smaller than the \(world.size) ranks: every rank needs at least one sample per minibatch. Use --batch-size \(world.size) or more, or fewer ranks.")
+        }
+        guard batchSize <= data.train.count else {
+            throw ConfigurationError("--batch-size \(batchSize) is larger than the \(data.train.count) training samples.")
+        }
+        self.configuration = configuration
+        self.world = world
+        self.data = data
+        self.parameters = parameters
+        model = MLP(configuration.architecture)
+        sgd = configuration.sgd
+        schedule = MinibatchSchedule(train: data.train, batchSize: batchSize, shuffle: configuration.shuffle,
+                                     seed: UInt64(configuration.seed))
+        self.state = state ?? TrainingState(stopping: EarlyStopping(patience: configuration.patience,
+                                                                    batchesPerEpoch: schedule.batchesPerEpoch))
+        plan = ExchangePlan.choose(configuration.exchange, layout: parameters.layout, batchSize: batchSize,
+                                   worldSize: world.size, acrossNodes: world.nodeSize < world.size)
+        let shards = Shard.all(batchSize: batchSize, worldSize: world.size)
+        shard = shards[world.rank]
+        gradients = ParameterSet(parameters.layout, extra: Control.count)
+        workspace = Workspace(configuration.architecture, rows: batchSize)
+        mine = (workspace.activations(shard.start, count: shard.count), workspace.deltas(shard.start, count: shard.count))
+        full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
+        exchange = GradientExchange(plan: plan, world: world, gradients: gradients,
+                                    fullActivations: full.activations, fullDeltas: full.deltas, shards: shards)
+        clockStart = world.wallTime()
+    }
+
+    public var maxIterations: Int { configuration.epochs * schedule.batchesPerEpoch }
+
+    /// Trains until early stopping, the last epoch, or a signal. Every rank returns the same
+    /// iteration count and stop reason; the validation figures are rank 0's.
+    public func run(observer: TrainingObserver? = nil) throws -> TrainingSummary {
+        let control = gradients.storage.base + gradients.layout.count
+        let batchSize = configuration.batchSize
+        let ones = UnsafePointer(workspace.ones.base)
+        // Rank 0: early stopping said stop after the last update (a resumed run may start that way).
+        var rootWantsStop = state.iteration > 0 && state.stopping.shouldStop(after: state.iteration - 1)
+        var failure: Error?              // this rank failed; reported with the next exchange
+        var stopReason = StopReason.epochs
+        var lastValidationEnd = world.wallTime()
+        if world.isRoot { observer?.started(self) }
+
+        while state.iteration < maxIterations {
+            let iteration = state.iteration            // the tutorial's 0-based `iter` of this minibatch
+            let t0 = world.wallTime()
+
+            // ---- forward: this rank's shard of the global minibatch ----
+            let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
+            let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
+            model.forward(x, parameters, activations: mine.activations)           // (b, n_1) ... logits (b, 10)
+            let loss = SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
+                                                 labels: batch.labels + shard.start,
+                                                 into: mine.deltas[model.layerCount - 1])  // Σ NLL over b rows
+            let t1 = world.wallTime()
+
+            // ---- backward: deltas with the weights before the update; shard gradients of dense layers ----
+            model.backpropagate(parameters, activations: mine.activations, deltas: mine.deltas)
+            for l in plan.denseLayers {
+                let input = l == 0 ? x : mine.activations[l - 1]
+                model.gradient(layer: l, input: input, delta: mine.deltas[l], into: gradients, ones: ones)
+            }
+            let t2 = world.wallTime()
+
+            // ---- exchange: one allreduce (dense gradients + control block), one allgather per factor buffer ----
+            control[Control.stop] = rootWantsStop ? 1 : 0
+            control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
+            control[Control.error] = failure != nil ? 1 : 0
+            control[Control.loss] = Float(loss)
+            try exchange.run()
+            let t3 = world.wallTime()
+            // Every rank sees the same sums, so every rank leaves at this same iteration.
+            if control[Control.error] > 0 { try world.failTogether(failure) }
+            if control[Control.signal] > 0 { stopReason = .signal; break }
+            if control[Control.stop] > 0 { stopReason = .patience; break }
+            let meanLoss = Double(control[Control.loss]) / Double(batchSize)
+            guard meanLoss.isFinite else {
+                throw TrainingError.nonFinite(iteration: iteration + 1, what: "training loss", learningRate: sgd.learningRate)
+            }
+
+            // ---- update: the same SGD step on every rank ----
+            let eta = sgd.rate(at: iteration)
+            for l in 0..<model.layerCount {
+                switch plan.layers[l] {
+                case .dense:
+                    sgd.applyDense(layer: l, to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
+                case .factors:
+                    let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), all ranks' rows
+                    sgd.applyFactors(layer: l, to: parameters, input: input, delta: full.deltas[l], rate: eta, ones: ones)
+                }
+            }
+            state.iteration += 1
+            state.lossSinceValidation += meanLoss
+            state.stepsSinceValidation += 1
+            let t4 = world.wallTime()
+            profile.forward += t1 - t0
+            profile.backward += t2 - t1
+            profile.exchange += t3 - t2
+            profile.update += t4 - t3
+            profile.steps += 1
+
+            // ---- rank 0 validates and decides; the others hear it in the next control block ----
+            if world.isRoot {
+                observer?.stepped(iteration: state.iteration, batchesPerEpoch: schedule.batchesPerEpoch)
+                if state.stopping.isValidationPoint(iteration) {
+                    do {
+                        try validate(trainingSeconds: t4 - lastValidationEnd, observer: observer)
+                    } catch {
+                        failure = error
+                    }
+                    lastValidationEnd = world.wallTime()
+                    profile.validation += lastValidationEnd - t4
+                }
+                rootWantsStop = state.stopping.shouldStop(after: iteration)
+            }
+            if configuration.checkReplicasEvery > 0 && state.iteration % configuration.checkReplicasEvery == 0 {
+                try checkReplicas()
+            }
+        }
+        if stopReason == .epochs && rootWantsStop { stopReason = .patience }
+        if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
+        if stopReason == .signal, world.isRoot, let checkpoints {
+            observer?.checkpointWritten(path: try checkpoints.write(checkpoint().encoded(), to: Self.lastCheckpoint))
+        }
+        return summary(stopReason)
+    }
+
+    public static let lastCheckpoint = "last.safetensors"
+    public static let bestCheckpoint = "best.safetensors"
+
+    /// The parameters and state after the last completed update.
+    public func checkpoint() -> Checkpoint {
+        Checkpoint(configuration: configuration, trainSamples: data.train.count, state: state,
+                   worldSize: world.size, parameters: parameters)
+    }
+
+    /// Rank 0: validation error, test error on a new best, the log record.
+    private func validate(trainingSeconds: Double, observer: TrainingObserver?) throws {
+        let iteration = state.iteration - 1
+        let validationError = evaluator.errorRate(parameters, on: data.validation)
+        let improved = state.stopping.recordValidation(validationError, at: iteration)
+        var testError: Double?
+        if improved {
+            testError = evaluator.errorRate(parameters, on: data.test)
+            state.stopping.recordTest(testError!)
+        }
+        let record = ValidationRecord(
+            epoch: schedule.epoch(of: iteration) + 1, iteration: state.iteration,
+            batchesPerEpoch: schedule.batchesPerEpoch,
+            trainLoss: state.lossSinceValidation / Double(max(1, state.stepsSinceValidation)),
+            validationError: validationError, bestValidationError: state.stopping.bestValidationError,
+            testError: testError, improved: improved, seconds: elapsedSeconds,
+            samplesPerSecond: Double(state.stepsSinceValidation * configuration.batchSize) / max(trainingSeconds, 1e-9))
+        state.lossSinceValidation = 0
+        state.stepsSinceValidation = 0
+        observer?.validated(record)
+        guard parameters.flat.allSatisfy(\.isFinite) else {
+            throw TrainingError.nonFinite(iteration: state.iteration, what: "parameters", learningRate: sgd.learningRate)
+        }
+        if let checkpoints {
+            let bytes = checkpoint().encoded()
+            observer?.checkpointWritten(path: try checkpoints.write(bytes, to: Self.lastCheckpoint))
+            if improved { observer?.checkpointWritten(path: try checkpoints.write(bytes, to: Self.bestCheckpoint)) }
+        }
+    }
+
+    /// Compares a hash of the parameters across ranks; every rank sees the same verdict.
+    private func checkReplicas() throws {
+        let hashes = try world.allgather(Int64(bitPattern: parameterHash()))
+        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        guard differing.isEmpty else {
+            throw TrainingError.replicasDiverged(iteration: state.iteration, ranks: differing)
+        }
+    }
+
+    /// FNV-1a over the parameters' bit patterns: any differing bit changes it.
+    public func parameterHash() -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for value in parameters.flat {
+            hash = (hash ^ UInt64(value.bitPattern)) &* 0x100_0000_01B3
+        }
+        return hash
+    }
+
+    /// Seconds of training, including the sessions before a resume.
+    public var elapsedSeconds: Double { state.elapsedSeconds + world.wallTime() - clockStart }
+
+    private func summary(_ reason: StopReason) -> TrainingSummary {
+        let stopping = state.stopping
+        return TrainingSummary(
+            bestValidationError: stopping.bestValidationError, bestIteration: stopping.bestIteration + 1,
+            testError: stopping.testErrorAtBest,
+            epochs: state.iteration == 0 ? 0 : (state.iteration - 1) / schedule.batchesPerEpoch + 1,
+            iterations: state.iteration, seconds: elapsedSeconds, worldSize: world.size,
+            stopReason: reason, signal: reason == .signal ? (StopSignal.pending != 0 ? StopSignal.pending : SIGTERM) : 0)
+    }
+}
+
+extension Communicator {
+    /// Called by every rank after a point where some may have failed: the failing ranks throw their
+    /// own error, the others a short note naming the lowest failing rank. Nobody is left waiting.
+    /// Every rank exits with the failing ranks' (largest) exit code.
+    public func failTogether(_ failure: Error?) throws {
+        let code = (failure as? UserFacingError)?.exitCode ?? 1
+        var agreed = [Int64(failure != nil ? size - rank : 0), Int64(failure != nil ? code : 0)]
+        try allreduceMax(&agreed)
+        if let failure { throw failure }
+        if agreed[0] > 0 { throw TrainingError.failedOnOtherRank(rank: size - Int(agreed[0]), exitCode: Int32(agreed[1])) }
+    }
+
+    /// Runs `body` on this rank, then agrees with the others: all go on, or all fail.
+    public func together<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        var failure: Error?
+        do { result = try body() } catch { failure = error }
+        try failTogether(failure)
+        return result!
+    }
+}

@@ -1,0 +1,66 @@
+// The `mlp` tool: parse and validate flags, then hand a configuration to MLPCore.
+// Exit codes: 0 success, 1 runtime failure, 2 usage error, 128+N stopped by signal N (checkpoint written).
+import ArgumentParser
+import Foundation
+import MLPCore
+
+@main
+struct MLPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlp",
+        abstract: "Train the Theano tutorial's multilayer perceptron on MNIST, data-parallel over MPI.",
+        discussion: "Run `mlp train` as one process, or under `mpirun -np P mlp train` on P ranks.",
+        subcommands: [Train.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as UserFacingError {
+            Failure.report(error)
+            Failure.exit(error.exitCode)
+        } catch let error as ExitCode {
+            Failure.exit(error.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Failure.exit(0)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            // Parse and validation failures are usage errors: exit 2, like other Unix tools.
+            Failure.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+        Failure.exit(0)
+    }
+}
+
+/// How a failure leaves the process: one line on stderr, MPI finalized or (when other ranks may be
+/// stuck in a collective) aborted, then the exit code.
+enum Failure {
+    static func report(_ error: UserFacingError) {
+        let world = Session.world
+        if case TrainingError.failedOnOtherRank = error, let world, !world.isRoot { return }
+        let prefix = (world?.size ?? 1) > 1 ? "mlp: error (rank \(world!.rank)): " : "mlp: error: "
+        FileHandle.standardError.write(Data((prefix + error.description + "\n").utf8))
+        if error is CommunicationError, let world {
+            world.abort(exitCode: error.exitCode)
+        }
+    }
+
+    static func exit(_ code: Int32) -> Never {
+        Session.world?.finalize()
+        Foundation.exit(code)
+    }
+}
+
+/// The MPI world of this process, once a command has started it.
+enum Session {
+    nonisolated(unsafe) static var world: MPICommunicator?
+
+    static func start() throws -> MPICommunicator {
+        let world = try MPICommunicator.world()
+        Session.world = world
+        return world
+    }
+}

@@ -1,0 +1,114 @@
+// What rank 0 shows while training: the start block, a live progress bar when stdout is a terminal,
+// one line per validation, the closing summary; and the same figures in the JSON/CSV logs.
+import Foundation
+import MLPCore
+
+final class Reporter: TrainingObserver {
+    private let quiet: Bool
+    private let json: LogFile?
+    private let csv: LogFile?
+    private let interactive = isatty(STDOUT_FILENO) == 1
+    private var trainer: Trainer?
+    private var barShown = false
+    private var lastDraw = 0.0
+    private var epochStart = (time: 0.0, iteration: 0)
+
+    init(quiet: Bool, json: LogFile?, csv: LogFile?) {
+        self.quiet = quiet
+        self.json = json
+        self.csv = csv
+        csv?.write(RunLog.csv([]))
+    }
+
+    func started(_ trainer: Trainer) {
+        self.trainer = trainer
+        epochStart = (trainer.world.wallTime(), trainer.state.iteration)
+        json?.writeLine(.object([
+            ("event", .string("start")), ("architecture", .string(trainer.configuration.architecture.summary)),
+            ("parameters", .integer(trainer.parameters.layout.count)), ("world_size", .integer(trainer.world.size)),
+            ("batch_size", .integer(trainer.configuration.batchSize)), ("learning_rate", .number(trainer.configuration.sgd.learningRate)),
+            ("exchange", .string(trainer.plan.description)), ("blas_threads", .integer(BLAS.threads)),
+            ("iteration", .integer(trainer.state.iteration)),
+        ]))
+    }
+
+    func stepped(iteration: Int, batchesPerEpoch: Int) {
+        guard interactive, !quiet, let trainer else { return }
+        let now = trainer.world.wallTime()
+        if iteration % batchesPerEpoch == 0 { epochStart = (now, iteration) }
+        guard now - lastDraw >= 0.2 else { return }
+        lastDraw = now
+        let inEpoch = iteration % batchesPerEpoch
+        let done = iteration - epochStart.iteration
+        let rate = done > 0 ? Double(done * trainer.configuration.batchSize) / max(now - epochStart.time, 1e-9) : 0
+        let eta = rate > 0 ? Double((batchesPerEpoch - inEpoch) * trainer.configuration.batchSize) / rate : 0
+        let width = 30, filled = width * inEpoch / batchesPerEpoch
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = String(format: "epoch %d [%@] %d/%d  %@ samples/s  ETA %@",
+                          iteration / batchesPerEpoch + 1, bar, inEpoch, batchesPerEpoch, grouped(Int(rate)), clock(eta))
+        print("\r\u{1B}[K" + line, terminator: "")
+        fflush(nil)
+        barShown = true
+    }
+
+    func validated(_ r: ValidationRecord) {
+        json?.writeLine(RunLog.validation(r))
+        csv?.write(RunLog.csvLine(r))
+        guard !quiet else { return }
+        clearBar()
+        var line = String(format: "epoch %d, minibatch %d/%d, validation error %.2f %%, train loss %.4f, %@ samples/s, %.1f s",
+                          r.epoch, (r.iteration - 1) % max(1, r.batchesPerEpoch) + 1, r.batchesPerEpoch,
+                          r.validationError * 100, r.trainLoss, grouped(Int(r.samplesPerSecond)), r.seconds)
+        if let test = r.testError { line += String(format: "; new best, test error %.2f %%", test * 100) }
+        print(line)
+        fflush(nil)
+    }
+
+    func checkpointWritten(path: String) {}
+
+    func finished(_ s: TrainingSummary, profiles: [StepProfile]?) {
+        clearBar()
+        json?.writeLine(RunLog.done(s, profile: profiles))
+        let test = s.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "not measured"
+        print(String(format: "Optimization complete. Best validation score of %.2f %% obtained at iteration %d, with test performance %@.",
+                     s.bestValidationError * 100, s.bestIteration, test))
+        let reason = switch s.stopReason {
+        case .patience: "patience ran out"
+        case .epochs: "epochs done"
+        case .signal: "stopped by \(StopSignal.name(s.signal))"
+        }
+        print(String(format: "%d epochs, %d iterations in %.1f s (%.2f epochs/min) on %d rank%@; %@.",
+                     s.epochs, s.iterations, s.seconds, s.epochsPerMinute, s.worldSize, s.worldSize == 1 ? "" : "s", reason))
+        if let profiles { printProfile(profiles) }
+        fflush(nil)
+    }
+
+    private func printProfile(_ profiles: [StepProfile]) {
+        print("Time per step, milliseconds (exchange includes waiting for other ranks; update includes the factor layers' gradient GEMM):")
+        print("  rank   steps   forward  backward  exchange    update  validation(total s)")
+        for (rank, p) in profiles.enumerated() {
+            let n = Double(max(1, p.steps))
+            print(String(format: "  %4d %7d %9.3f %9.3f %9.3f %9.3f %9.2f", rank, p.steps,
+                         p.forward / n * 1e3, p.backward / n * 1e3, p.exchange / n * 1e3, p.update / n * 1e3, p.validation))
+        }
+    }
+
+    private func clearBar() {
+        if barShown { print("\r\u{1B}[K", terminator: ""); barShown = false }
+    }
+}
+
+func grouped(_ n: Int) -> String {
+    let digits = String(abs(n))
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+func clock(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}

@@ -1,0 +1,140 @@
+// `mlp train`: validate flags (identically on every rank, before any MPI traffic), start MPI, agree
+// on every set-up step across ranks, train, report on rank 0.
+import ArgumentParser
+import Foundation
+import MLPCore
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the MLP on MNIST (one process, or P ranks under mpirun).",
+        discussion: """
+            Defaults reproduce the Theano tutorial: 784-500-10 tanh, lr 0.01, L1 0, L2 0.0001, batch 20, \
+            up to 1000 epochs, patience 10000. Under `mpirun -np P`, each global minibatch is split over \
+            the P ranks; rank 0 validates, logs and writes checkpoints. Exit status: 0 done, 1 failed, \
+            2 bad usage, 130/143 stopped by SIGINT/SIGTERM after writing a checkpoint.
+            """)
+
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Optimization") var optimizer: OptimizerOptions
+    @OptionGroup(title: "Parallelism") var parallel: ParallelOptions
+    @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointOptions
+    @OptionGroup(title: "Output") var output: OutputOptions
+
+    func run() throws {
+        StopSignal.install()
+        let world = try Session.start()
+
+        // Rank 0 alone reads the checkpoint to resume from; every rank gets its verified bytes.
+        var resumeBytes = try world.together { world.isRoot ? try checkpoints.resume.map(Checkpoint.readBytes) ?? [] : [] }
+        var resumed: Checkpoint?
+        if checkpoints.resume != nil {
+            try world.broadcast(&resumeBytes, from: 0)
+            resumed = try Checkpoint.decode(resumeBytes, path: checkpoints.resume!)  // same bytes: same verdict everywhere
+        }
+        let configuration = try trainingConfiguration(resuming: resumed)
+
+        // Rank 0's outputs are checked before anything heavy starts.
+        let outputs = try world.together { () -> (CheckpointWriter?, LogFile?, LogFile?) in
+            guard world.isRoot else { return (nil, nil, nil) }
+            return (try checkpoints.checkpointDir.map { try CheckpointWriter(directory: $0) },
+                    try output.logJson.map { try LogFile(path: $0, flag: "--log-json") },
+                    try output.logCsv.map { try LogFile(path: $0, flag: "--log-csv") })
+        }
+
+        if let threads = parallel.blasThreads {
+            BLAS.threads = threads
+        } else if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
+            BLAS.threads = BLAS.defaultThreads(ranksOnNode: world.nodeSize)
+        }
+
+        // Every rank reads the data itself; one rank's failure ends them all, with its message.
+        let mnist = try world.together {
+            try MNIST.load(directory: data.directory, trainLimit: data.trainLimit, evalLimit: data.evalLimit)
+        }
+        if let resumed, resumed.trainSamples != mnist.train.count {
+            throw CheckpointError.conflict(flag: "--train-limit", given: String(mnist.train.count),
+                                           stored: "\(resumed.trainSamples) training samples", path: checkpoints.resume!)
+        }
+
+        let trainer = try Trainer(configuration: configuration, data: mnist, world: world,
+                                  parameters: resumed?.parameters ?? ParameterSet.initialized(configuration.architecture, seed: configuration.seed),
+                                  state: resumed?.state)
+        trainer.checkpoints = outputs.0
+        let reporter = Reporter(quiet: output.quiet, json: outputs.1, csv: outputs.2)
+        if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
+
+        let summary = try trainer.run(observer: world.isRoot ? reporter : nil)
+
+        let profiles = output.profile ? try gatherProfiles(trainer) : nil
+        if world.isRoot { reporter.finished(summary, profiles: profiles) }
+        if summary.stopReason == .signal {
+            if world.isRoot {
+                let resumeHint = outputs.0.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))" }
+                    ?? "no --checkpoint-dir was given, so nothing was saved"
+                FileHandle.standardError.write(Data("mlp: stopped by \(StopSignal.name(summary.signal)) after iteration \(summary.iterations); \(resumeHint)\n".utf8))
+            }
+            throw ExitCode(128 + summary.signal)
+        }
+    }
+
+    /// The run's configuration: the flags over the defaults, or over the checkpoint's values when
+    /// resuming, where the flags that define the model and the data order must agree with it.
+    func trainingConfiguration(resuming checkpoint: Checkpoint?) throws -> TrainingConfiguration {
+        var c = checkpoint?.configuration ?? TrainingConfiguration()
+        if let checkpoint {
+            let path = checkpoints.resume!
+            let stored = checkpoint.configuration
+            func agree<T: Equatable>(_ flag: String, _ given: T?, _ saved: T, _ show: (T) -> String) throws {
+                if let given, given != saved { throw CheckpointError.conflict(flag: flag, given: show(given), stored: show(saved), path: path) }
+            }
+            try agree("--hidden", model.hidden?.sizes, stored.architecture.hiddenSizes) { $0.map(String.init).joined(separator: ",") }
+            try agree("--activation", model.activation, stored.architecture.activation) { $0.rawValue }
+            try agree("--batch-size", optimizer.batchSize, stored.batchSize) { String($0) }
+            try agree("--seed", optimizer.seed.map { UInt32($0) }, stored.seed) { String($0) }
+            try agree("--patience", optimizer.patience, stored.patience) { String($0) }
+            try agree("--shuffle", optimizer.shuffle ? true : nil, stored.shuffle) { $0 ? "on" : "off" }
+        } else {
+            c.architecture.hiddenSizes = model.hidden?.sizes ?? c.architecture.hiddenSizes
+            c.architecture.activation = model.activation ?? c.architecture.activation
+            c.batchSize = optimizer.batchSize ?? c.batchSize
+            c.seed = optimizer.seed.map { UInt32($0) } ?? c.seed
+            c.patience = optimizer.patience ?? c.patience
+            c.shuffle = optimizer.shuffle
+        }
+        // These may change on resume (README: "Resuming"); the run then leaves the original's path.
+        c.sgd.learningRate = optimizer.lr ?? c.sgd.learningRate
+        c.sgd.decay = optimizer.lrDecay ?? c.sgd.decay
+        c.sgd.l1 = optimizer.l1 ?? c.sgd.l1
+        c.sgd.l2 = optimizer.l2 ?? c.sgd.l2
+        c.epochs = optimizer.epochs ?? c.epochs
+        c.exchange = parallel.exchange
+        c.checkReplicasEvery = parallel.checkReplicas
+        c.checkpointDirectory = checkpoints.checkpointDir
+        return c
+    }
+
+    private func gatherProfiles(_ trainer: Trainer) throws -> [StepProfile] {
+        var values = [Double](repeating: 0, count: trainer.world.size * 6)
+        let mine = trainer.profile.values + [Double(trainer.profile.steps)]
+        for (i, v) in mine.enumerated() { values[trainer.world.rank * 6 + i] = v }
+        var floats = values.map { Float($0) }
+        try floats.withUnsafeMutableBufferPointer { try trainer.world.allreduceSum($0.baseAddress!, count: $0.count) }
+        return (0..<trainer.world.size).map { r in
+            StepProfile(values: (0..<5).map { Double(floats[r * 6 + $0]) }, steps: Int(floats[r * 6 + 5]))
+        }
+    }
+
+    private func printStart(_ t: Trainer, resumedFrom checkpoint: Checkpoint?) {
+        let c = t.configuration
+        print("mlp train: \(c.architecture.summary), \(grouped(t.parameters.layout.count)) parameters")
+        print("  data        \(data.directory): \(grouped(t.data.train.count)) train, \(grouped(t.data.validation.count)) validation, \(grouped(t.data.test.count)) test")
+        print("  optimizer   SGD lr \(c.sgd.learningRate)\(c.sgd.decay > 0 ? " / (1 + \(c.sgd.decay)·t)" : ""), L1 \(c.sgd.l1), L2 \(c.sgd.l2), batch \(c.batchSize), up to \(c.epochs) epochs, patience \(c.patience), seed \(c.seed), \(c.shuffle ? "shuffled" : "tutorial order")")
+        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples per rank, exchange \(c.exchange.rawValue): \(t.plan), OpenBLAS \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank (\(BLAS.coreName))")
+        print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")
+        if let checkpoint {
+            print("  resumed     \(checkpoints.resume!) at iteration \(checkpoint.state.iteration) (saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")
+        }
+        fflush(nil)
+    }
+}

@@ -1,0 +1,132 @@
+// The flags of `mlp train`, grouped as `--help` shows them. Every value is optional so that a
+// resumed run can tell a flag the user gave from a default, and take the rest from the checkpoint.
+import ArgumentParser
+import MLPCore
+
+extension Activation: ExpressibleByArgument {}
+extension ExchangeMode: ExpressibleByArgument {}
+
+/// "500" or "500,300": the widths of the hidden layers.
+struct HiddenSizes: ExpressibleByArgument, Equatable {
+    let sizes: [Int]
+    init?(argument: String) {
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+        sizes = parts.map { $0! }
+    }
+    var defaultValueDescription: String { sizes.map(String.init).joined(separator: ",") }
+}
+
+struct DataOptions: ParsableArguments {
+    @Option(name: .customLong("data"), help: ArgumentHelp("Directory holding the four MNIST IDX files (raw or .gz). Every rank reads it.", valueName: "dir"))
+    var directory = "data/mnist"
+
+    @Option(help: ArgumentHelp("Train on only the first N of the 50,000 training samples (quick runs).", valueName: "n"))
+    var trainLimit: Int?
+
+    @Option(help: ArgumentHelp("Validate and test on only the first N samples of each split (quick runs).", valueName: "n"))
+    var evalLimit: Int?
+
+    func validate() throws {
+        if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit \(trainLimit): must be at least 1.") }
+        if let evalLimit, evalLimit < 1 { throw ValidationError("--eval-limit \(evalLimit): must be at least 1.") }
+    }
+}
+
+struct ModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Hidden layer widths, comma-separated, e.g. 500 or 500,300. (default: 500)", valueName: "sizes"))
+    var hidden: HiddenSizes?
+
+    @Option(help: ArgumentHelp("Hidden activation: tanh, sigmoid or relu. (default: tanh)", valueName: "name"))
+    var activation: Activation?
+
+    func validate() throws {
+        if let hidden, let bad = hidden.sizes.first(where: { $0 < 1 || $0 > 1 << 20 }) {
+            throw ValidationError("--hidden \(hidden.defaultValueDescription): layer width \(bad) is not in 1...\(1 << 20).")
+        }
+    }
+}
+
+struct OptimizerOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Learning rate η₀. (default: 0.01)", valueName: "rate"))
+    var lr: Double?
+
+    @Option(help: ArgumentHelp("Learning-rate decay d: η_t = η₀ / (1 + d·t), t = iterations done. (default: 0)", valueName: "d"))
+    var lrDecay: Double?
+
+    @Option(help: ArgumentHelp("L1 penalty λ₁ on the weights. (default: 0)", valueName: "λ"))
+    var l1: Double?
+
+    @Option(help: ArgumentHelp("Squared-L2 penalty λ₂ on the weights. (default: 0.0001)", valueName: "λ"))
+    var l2: Double?
+
+    @Option(help: ArgumentHelp("Global minibatch size B, split over the ranks. (default: 20)", valueName: "n"))
+    var batchSize: Int?
+
+    @Option(help: ArgumentHelp("Maximum number of epochs. (default: 1000)", valueName: "n"))
+    var epochs: Int?
+
+    @Option(help: ArgumentHelp("Initial patience in iterations (minibatches), as the tutorial. (default: 10000)", valueName: "n"))
+    var patience: Int?
+
+    @Option(help: ArgumentHelp("Seed of the initial weights (numpy RandomState) and of --shuffle, 0...4294967295. (default: 1234)", valueName: "n"))
+    var seed: Int?
+
+    @Flag(help: "Shuffle the training set every epoch (seeded). The tutorial does not.")
+    var shuffle = false
+
+    func validate() throws {
+        func check(_ value: Double?, _ flag: String, positive: Bool) throws {
+            guard let value else { return }
+            if !value.isFinite || (positive ? value <= 0 : value < 0) {
+                throw ValidationError("--\(flag) \(value): must be a finite number \(positive ? "> 0" : ">= 0").")
+            }
+        }
+        try check(lr, "lr", positive: true)
+        try check(lrDecay, "lr-decay", positive: false)
+        try check(l1, "l1", positive: false)
+        try check(l2, "l2", positive: false)
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size \(batchSize): must be at least 1 (and at least the number of ranks).") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs \(epochs): must be at least 1.") }
+        if let patience, patience < 1 { throw ValidationError("--patience \(patience): must be at least 1 iteration.") }
+        if let seed, seed < 0 || seed > Int(UInt32.max) { throw ValidationError("--seed \(seed): must be in 0...4294967295.") }
+    }
+}
+
+struct ParallelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (allgather of activations and deltas) or auto (per layer, from a cost model).", valueName: "mode"))
+    var exchange: ExchangeMode = .auto
+
+    @Option(help: ArgumentHelp("OpenBLAS threads per rank. Default: the node's cores divided among the ranks on it; OPENBLAS_NUM_THREADS also works.", valueName: "n"))
+    var blasThreads: Int?
+
+    @Option(help: ArgumentHelp("Debug: every N steps compare a hash of the parameters across ranks and stop if they differ. (default: 0 = off)", valueName: "n"))
+    var checkReplicas = 0
+
+    func validate() throws {
+        if let blasThreads, blasThreads < 1 || blasThreads > 1024 { throw ValidationError("--blas-threads \(blasThreads): must be in 1...1024.") }
+        if checkReplicas < 0 { throw ValidationError("--check-replicas \(checkReplicas): must be 0 (off) or a number of steps.") }
+    }
+}
+
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Rank 0 writes last.safetensors after every validation and best.safetensors on every new best here. Must exist and be writable.", valueName: "dir"))
+    var checkpointDir: String?
+
+    @Option(help: ArgumentHelp("Continue from this checkpoint (read by rank 0 only, any world size). Flags given override the stored hyperparameters where README.md says they may.", valueName: "file"))
+    var resume: String?
+}
+
+struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write metrics as JSON Lines: one object per validation and a final summary (rank 0).", valueName: "file"))
+    var logJson: String?
+
+    @Option(help: ArgumentHelp("Also write the validation records as CSV (rank 0).", valueName: "file"))
+    var logCsv: String?
+
+    @Flag(help: "Print only the final summary (errors still go to stderr).")
+    var quiet = false
+
+    @Flag(help: "Print the time per phase of the step (forward, backward, exchange, update, validation) for every rank at the end, and add it to the JSON log.")
+    var profile = false
+}
