@@ -40,7 +40,7 @@ let package = Package(
             ]),
 
         // MARK: Tests
-        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"]),
+        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore", "CZlib"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MLPCore", "mlp"]),
     ]
 )

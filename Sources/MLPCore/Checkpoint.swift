@@ -64,7 +64,7 @@ public struct Checkpoint {
             "patience": String(stopping.patience),
             "validation_frequency": String(stopping.validationFrequency),
             "best_validation_error": String(stopping.bestValidationError),
-            "best_iteration": String(stopping.bestIteration),
+            "best_iteration": String(stopping.bestIteration + 1),  // 1-based, as the logs
             "test_error_at_best": stopping.testErrorAtBest.map { String($0) } ?? "none",
             "loss_since_validation": String(s.lossSinceValidation),
             "steps_since_validation": String(s.stepsSinceValidation),
@@ -108,7 +108,7 @@ public struct Checkpoint {
         let testError = try meta.string("test_error_at_best")
         var state = TrainingState(stopping: EarlyStopping(
             patience: try meta.number("patience"), validationFrequency: try meta.number("validation_frequency"),
-            bestValidationError: try meta.number("best_validation_error"), bestIteration: try meta.number("best_iteration"),
+            bestValidationError: try meta.number("best_validation_error"), bestIteration: try meta.number("best_iteration") - 1,
             testErrorAtBest: testError == "none" ? nil : try meta.number("test_error_at_best")))
         state.iteration = try meta.number("iteration")
         state.lossSinceValidation = try meta.number("loss_since_validation")

@@ -160,7 +160,7 @@ public enum CheckpointError: UserFacingError, Equatable {
         case .wrongDType(let path, let name, let dtype):
             return "\(path): tensor \(name) has dtype \(dtype); this program reads F32 only."
         case .offsetsOutOfBounds(let path, let name, let begin, let end, let size):
-            return "\(path): tensor \(name) claims data bytes \(begin)..<\(end), outside the \(size)-byte data section. The file is damaged."
+            return "\(path): tensor \(name) claims data bytes \(begin)..<\(end), outside the \(size)-byte data section. The file is truncated or damaged."
         case .overlappingTensors(let path, let first, let second):
             return "\(path): tensors \(first) and \(second) overlap in the data section. The file is damaged."
         case .dataSizeMismatch(let path, let end, let size):

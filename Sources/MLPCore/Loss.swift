@@ -49,6 +49,14 @@ public enum SoftmaxCrossEntropy {
         return best
     }
 
+    /// softmax of one row of logits.
+    public static func probabilities(_ row: UnsafePointer<Float>, _ count: Int) -> [Double] {
+        let maximum = (0..<count).map { Double(row[$0]) }.max()!
+        let exps = (0..<count).map { Foundation.exp(Double(row[$0]) - maximum) }
+        let sum = exps.reduce(0, +)
+        return exps.map { $0 / sum }
+    }
+
     /// How many rows predict a class other than their label.
     public static func errors(logits: Matrix, labels: UnsafePointer<Int32>) -> Int {
         var wrong = 0

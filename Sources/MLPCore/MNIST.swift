@@ -86,6 +86,29 @@ public struct MNIST {
             owners: [trainingFile, testFile])
     }
 
+    /// One split only, reading only the files it needs (for `mlp eval`).
+    public static func loadSplit(_ split: Split, directory: String) throws -> (Samples, LabeledImages) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DataError.missingDirectory(directory)
+        }
+        if split == .test {
+            let file = try LabeledImages.load(images: locate(testImages, in: directory), labels: locate(testLabels, in: directory))
+            return (file.all, file)
+        }
+        let file = try LabeledImages.load(images: locate(trainImages, in: directory), labels: locate(trainLabels, in: directory))
+        let n = file.all.count
+        guard n > defaultValidationCount else {
+            throw DataError.tooFewImages(locate(trainImages, in: directory), count: n, needed: defaultValidationCount + 1,
+                                         reason: "the last \(defaultValidationCount) are the validation set")
+        }
+        let samples = split == .train ? file.all.slice(0, count: n - defaultValidationCount)
+                                      : file.all.slice(n - defaultValidationCount, count: defaultValidationCount)
+        return (samples, file)
+    }
+
+    public enum Split: String, CaseIterable, Sendable { case train, validation, test }
+
     /// The path of `name` in `directory`: the .gz file if present, else the raw one.
     public static func locate(_ name: String, in directory: String) -> String {
         let base = (directory as NSString).appendingPathComponent(name)

@@ -75,7 +75,7 @@ public final class ParameterSet {
     /// Layer `l`'s bias, (n_out).
     public func bias(_ l: Int) -> UnsafeMutablePointer<Float> { storage.base + layout.layers[l].biasOffset }
 
-    /// The parameters alone, without the trailing extra floats.
+    /// The parameters alone, without the trailing extra floats. The pointer lives as long as this object.
     public var flat: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: storage.base, count: layout.count)
     }

@@ -163,8 +163,10 @@ public final class Trainer {
 
     /// The parameters and state after the last completed update.
     public func checkpoint() -> Checkpoint {
-        Checkpoint(configuration: configuration, trainSamples: data.train.count, state: state,
-                   worldSize: world.size, parameters: parameters)
+        var saved = state
+        saved.elapsedSeconds = elapsedSeconds
+        return Checkpoint(configuration: configuration, trainSamples: data.train.count, state: saved,
+                          worldSize: world.size, parameters: parameters)
     }
 
     /// Rank 0: validation error, test error on a new best, the log record.

@@ -39,6 +39,13 @@ public struct ValidationRecord: Equatable, Sendable {
     public var improved: Bool
     public var seconds: Double              // since the start of training (including earlier sessions)
     public var samplesPerSecond: Double     // training samples/s since the previous validation, validation excluded
+
+    public init(epoch: Int, iteration: Int, batchesPerEpoch: Int, trainLoss: Double, validationError: Double,
+                bestValidationError: Double, testError: Double?, improved: Bool, seconds: Double, samplesPerSecond: Double) {
+        (self.epoch, self.iteration, self.batchesPerEpoch, self.trainLoss) = (epoch, iteration, batchesPerEpoch, trainLoss)
+        (self.validationError, self.bestValidationError, self.testError) = (validationError, bestValidationError, testError)
+        (self.improved, self.seconds, self.samplesPerSecond) = (improved, seconds, samplesPerSecond)
+    }
 }
 
 public enum StopReason: String, Equatable, Sendable {

@@ -7,7 +7,7 @@ final class Reporter: TrainingObserver {
     private let quiet: Bool
     private let json: LogFile?
     private let csv: LogFile?
-    private let interactive = isatty(STDOUT_FILENO) == 1
+    private let interactive = stdoutIsTerminal()
     private var trainer: Trainer?
     private var barShown = false
     private var lastDraw = 0.0
@@ -111,4 +111,14 @@ func grouped(_ n: Int) -> String {
 func clock(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
+
+/// Whether the person running the job sees stdout on a terminal. Under mpirun every rank's stdout is
+/// a pseudo-terminal whatever mpirun's own stdout is, so there the question goes to the parent
+/// (mpirun on the launch node): is its stdout a terminal too?
+func stdoutIsTerminal() -> Bool {
+    guard isatty(STDOUT_FILENO) == 1 else { return false }
+    guard ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil else { return true }
+    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getppid())/fd/1")) ?? ""
+    return target.hasPrefix("/dev/pts/") || target.hasPrefix("/dev/tty")
 }

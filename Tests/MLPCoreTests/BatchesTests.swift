@@ -1,0 +1,66 @@
+import MLPCore
+import Testing
+
+@Suite struct BatchesTests {
+    /// Shards cover every row of the batch exactly once, in order, with sizes differing by at most one.
+    @Test(arguments: [(20, 1), (20, 2), (20, 3), (7, 7), (256, 5), (1024, 64), (13, 4)])
+    func shardsTileTheBatch(_ batch: Int, _ ranks: Int) {
+        let shards = Shard.all(batchSize: batch, worldSize: ranks)
+        var next = 0
+        for shard in shards {
+            #expect(shard.start == next && shard.count >= 1)
+            next += shard.count
+        }
+        #expect(next == batch)
+        let sizes = shards.map(\.count)
+        #expect(sizes.max()! - sizes.min()! <= 1)
+    }
+
+    @Test func tutorialOrderDropsTheRemainder() {
+        let set = randomBatch(rows: 105, inputs: 3, classes: 10, seed: 1)
+        let schedule = MinibatchSchedule(train: set.all, batchSize: 20, shuffle: false, seed: 0)
+        #expect(schedule.batchesPerEpoch == 5)
+        #expect(schedule.batch(0).images.base == set.all.images.base)
+        #expect(schedule.batch(6).images.base == set.all.images.base + 20 * 3)  // epoch 2, minibatch 1
+        #expect(schedule.epoch(of: 4) == 0 && schedule.epoch(of: 5) == 1)
+    }
+
+    @Test func shuffledBatchesCoverAnEpochOnce() {
+        let set = randomBatch(rows: 100, inputs: 2, classes: 10, seed: 2)
+        for i in 0..<100 { set.pixels.base[2 * i] = Float(i) }   // first pixel = sample index
+        let schedule = MinibatchSchedule(train: set.all, batchSize: 10, shuffle: true, seed: 9)
+        var seen: [Int] = []
+        for iteration in 10..<20 {  // epoch 1
+            let batch = schedule.batch(iteration)
+            for r in 0..<10 {
+                let index = Int(batch.images.row(r)[0])
+                seen.append(index)
+                #expect(batch.labels[r] == set.all.labels[index])
+            }
+        }
+        #expect(seen.sorted() == Array(0..<100))
+        #expect(seen != Array(0..<100))
+    }
+}
+
+@Suite struct ExchangePlanTests {
+    let layout = ParameterLayout(Architecture())
+
+    @Test func oneRankFusesEverything() {
+        for mode in ExchangeMode.allCases {
+            #expect(ExchangePlan.choose(mode, layout: layout, batchSize: 20, worldSize: 1, acrossNodes: false).layers == [.factors, .factors])
+        }
+    }
+
+    @Test func autoFollowsTheSizes() {
+        // Batch 20 on 2 ranks: 10 delta rows of 500 beat a 784×500 allreduce; the 500×10 output layer stays dense.
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.factors, .dense])
+        // Batch 256: every rank would redo 128 rows of the big GEMM; the allreduce is cheaper.
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.dense, .dense])
+        // Across a network the allreduce is dear: factors win at batch 64, where shared memory prefers dense.
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 64, worldSize: 2, acrossNodes: true).layers[0] == .factors)
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 64, worldSize: 2, acrossNodes: false).layers[0] == .dense)
+        #expect(ExchangePlan.choose(.dense, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.dense, .dense])
+        #expect(ExchangePlan.choose(.factors, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.factors, .factors])
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import MLPCore
+import Testing
+
+@Suite struct CheckpointTests {
+    static let architecture = Architecture(inputSize: 6, hiddenSizes: [5, 4], outputSize: 3, activation: .sigmoid)
+
+    static func sample() -> Checkpoint {
+        var configuration = TrainingConfiguration()
+        configuration.architecture = architecture
+        configuration.sgd = SGD(learningRate: 0.05, decay: 0.001, l1: 0.0001, l2: 0.00002)
+        configuration.batchSize = 32
+        configuration.seed = 99
+        configuration.shuffle = true
+        var state = TrainingState(stopping: EarlyStopping(patience: 12_345, validationFrequency: 77,
+                                                          bestValidationError: 0.0123456789, bestIteration: 4321, testErrorAtBest: 0.0135))
+        state.iteration = 5000
+        state.lossSinceValidation = 1.0 / 3.0
+        state.stepsSinceValidation = 17
+        state.elapsedSeconds = 12.5
+        return Checkpoint(configuration: configuration, trainSamples: 50_000, state: state, worldSize: 3,
+                          parameters: randomParameters(architecture, seed: 5))
+    }
+
+    @Test func roundTripIsExact() throws {
+        let original = Self.sample()
+        let decoded = try Checkpoint.decode(original.encoded(), path: "x")
+        #expect(decoded.configuration == original.configuration)
+        #expect(decoded.state == original.state)
+        #expect(decoded.worldSize == 3 && decoded.trainSamples == 50_000)
+        #expect(decoded.parameters.flat.map(\.bitPattern) == original.parameters.flat.map(\.bitPattern))
+    }
+
+    @Test func layoutFollowsTheSafetensorsSpecification() throws {
+        let sample = Self.sample()
+        let bytes = sample.encoded()
+        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        #expect((8 + headerLength) % 8 == 0, "data section 8-byte aligned")
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<8 + headerLength])) as! [String: Any]
+        let weight = header["hidden.0.weight"] as! [String: Any]
+        #expect(weight["dtype"] as? String == "F32")
+        #expect(weight["shape"] as? [Int] == [6, 5])
+        #expect(weight["data_offsets"] as? [Int] == [0, 120])
+        #expect((header["__metadata__"] as! [String: String])["format_version"] == "1")
+        // Data is the flat parameter buffer, little-endian.
+        let first = UInt32(bytes[8 + headerLength]) | UInt32(bytes[9 + headerLength]) << 8 | UInt32(bytes[10 + headerLength]) << 16 | UInt32(bytes[11 + headerLength]) << 24
+        #expect(first == sample.parameters.weight(0).base[0].bitPattern)
+    }
+
+    /// Rebuilds a checkpoint with its header text edited (re-padded), keeping the data.
+    static func editedHeader(_ bytes: [UInt8], _ edit: (String) -> String) -> [UInt8] {
+        let n = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        var header = Array(edit(String(decoding: bytes[8..<8 + n], as: UTF8.self).trimmingCharacters(in: .whitespaces)).utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var out: [UInt8] = []
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
+        return out + header + bytes[(8 + n)...]
+    }
+
+    static func replacing(_ a: String, _ b: String) -> @Sendable ([UInt8]) -> [UInt8] {
+        { bytes in editedHeader(bytes) { header in
+            guard let range = header.range(of: a) else { fatalError("fixture: \(a) not in header") }
+            return header.replacingCharacters(in: range, with: b)
+        } }
+    }
+
+    /// Every bad checkpoint the issue names, with the words its one-line message must contain.
+    static let corruptions: [(name: String, corrupt: @Sendable ([UInt8]) -> [UInt8], expected: [String])] = [
+        ("truncated to 5 bytes", { Array($0.prefix(5)) }, ["truncated"]),
+        ("truncated in the data", { Array($0.dropLast(10)) }, ["truncated or damaged"]),
+        ("huge header length", { b in var b = b; b[5] = 1; return b }, ["header length", "does not fit"]),
+        ("header length past the end", { b in var b = b; b[0] = 0xF0; b[1] = 0xFF; b[2] = 0x0F; return b }, ["header length"]),
+        ("header not JSON", { b in var b = b; b[8] = UInt8(ascii: "x"); return b }, ["not valid JSON"]),
+        ("header is a JSON array", { b in editedHeader(b) { _ in "[1, 2]" } }, ["not a JSON object"]),
+        ("offsets out of bounds", replacing("[0,120]", "[0,999999]"), ["outside the", "data section"]),
+        ("overlapping tensors", replacing("\"data_offsets\":[284,296]", "\"data_offsets\":[272,284]"), ["overlap"]),
+        ("wrong dtype", replacing("\"dtype\":\"F32\"", "\"dtype\":\"F16\""), ["dtype F16", "F32"]),
+        ("shape disagrees with the architecture", replacing("\"shape\":[6,5]", "\"shape\":[5,6]"), ["hidden.0.weight", "[5, 6]", "[6, 5]"]),
+        ("shape disagrees with the byte count", replacing("\"shape\":[6,5]", "\"shape\":[6,6]"), ["shape [6, 6]", "needs 144 bytes"]),
+        ("missing tensor", replacing("\"output.bias\"", "\"output.extra\""), ["no tensor output.bias"]),
+        ("checksum mismatch", { b in var b = b; b[b.count - 1] ^= 0x40; return b }, ["checksum", "does not match"]),
+        ("missing metadata key", replacing("\"seed\":\"99\",", ""), ["metadata key seed is missing"]),
+        ("bad metadata value", replacing("\"batch_size\":\"32\"", "\"batch_size\":\"lots\""), ["batch_size", "lots"]),
+        ("newer format version", replacing("\"format_version\":\"1\"", "\"format_version\":\"2\""), ["version 2", "newer"]),
+        ("not our format", replacing("\"format\":\"swift-mpi-mlp\"", "\"format\":\"pytorch\""), ["format", "pytorch"]),
+    ]
+
+    @Test(arguments: 0..<corruptions.count)
+    func rejectsCorruptCheckpoints(_ index: Int) {
+        let c = Self.corruptions[index]
+        do {
+            _ = try Checkpoint.decode(c.corrupt(Self.sample().encoded()), path: "run/last.safetensors")
+            Issue.record("\(c.name): accepted")
+        } catch let error as CheckpointError {
+            for word in c.expected + ["run/last.safetensors"] {
+                #expect(error.description.contains(word), "\(c.name): \"\(error.description)\" lacks \"\(word)\"")
+            }
+            #expect(!error.description.contains("\n"))
+        } catch {
+            Issue.record("\(c.name): unexpected \(error)")
+        }
+    }
+
+    @Test func nonFiniteParametersAreRefused() {
+        let checkpoint = Self.sample()
+        checkpoint.parameters.storage.base[3] = .nan
+        #expect(throws: CheckpointError.nonFinite("p")) { try Checkpoint.decode(checkpoint.encoded(), path: "p") }
+    }
+
+    /// Random damage anywhere: the reader must answer with a CheckpointError (or accept bytes it
+    /// can verify), never crash or read out of bounds. Seeded, so a failure reproduces.
+    @Test func randomizedCorruptionNeverCrashes() {
+        let good = Self.sample().encoded()
+        var random = FixtureRandom(state: 2024)
+        var rejected = 0
+        for trial in 0..<3000 {
+            var bytes = good
+            switch trial % 5 {
+            case 0: for _ in 0..<1 + Int(random.next() * 4) { bytes[Int(random.next() * Double(bytes.count))] = UInt8(random.next() * 256) }
+            case 1: bytes = Array(bytes.prefix(Int(random.next() * Double(bytes.count))))
+            case 2: bytes[8 + Int(random.next() * 400)] = UInt8(random.next() * 256)   // inside the JSON header
+            case 3: for i in 0..<8 { bytes[i] = UInt8(random.next() * 256) }
+            default:
+                let at = 8 + Int(random.next() * 600)
+                bytes.insert(contentsOf: (0..<Int(random.next() * 8)).map { _ in UInt8(random.next() * 256) }, at: at)
+            }
+            do {
+                _ = try Checkpoint.decode(bytes, path: "fuzz")
+            } catch is CheckpointError {
+                rejected += 1
+            } catch {
+                Issue.record("trial \(trial): unexpected \(error)")
+            }
+        }
+        #expect(rejected > 2500, "most random damage must be detected (\(rejected) of 3000)")
+    }
+
+    @Test func writerIsAtomicAndChecksTheDirectory() throws {
+        let dir = TemporaryDirectory()
+        let writer = try CheckpointWriter(directory: dir.path)
+        let first = Self.sample().encoded()
+        try writer.write(first, to: "last.safetensors")
+        let second = Array(first.reversed())
+        let path = try writer.write(second, to: "last.safetensors")
+        #expect([UInt8](FileManager.default.contents(atPath: path)!) == second)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["last.safetensors"], "no temporary files left behind")
+
+        #expect(throws: CheckpointError.missingDirectory(dir.file("nope"))) { try CheckpointWriter(directory: dir.file("nope")) }
+        let notWritable = #expect(throws: CheckpointError.self) { try CheckpointWriter(directory: "/proc") }
+        #expect(notWritable?.description.contains("not writable") == true)
+        #expect(notWritable?.exitCode == 2)
+    }
+
+    @Test func readErrorsNameTheFile() {
+        #expect(throws: CheckpointError.missingFile("/nonexistent.safetensors")) { try Checkpoint.load("/nonexistent.safetensors") }
+        #expect(throws: CheckpointError.unreadable("/tmp", reason: "it is a directory")) { try Checkpoint.load("/tmp") }
+    }
+}
