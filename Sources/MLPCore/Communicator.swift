@@ -32,6 +32,34 @@ extension Communicator {
     public var isRoot: Bool { rank == 0 }
 }
 
+extension Communicator {
+    /// Called by every rank after a point where some may have failed: the failing ranks throw their
+    /// own error, the others a short note naming the lowest failing rank; when all failed, rank 0
+    /// alone reports. Nobody is left waiting. Every rank exits with the failures' largest exit code.
+    public func failTogether(_ failure: Error?) throws {
+        let code = (failure as? UserFacingError)?.exitCode ?? 1
+        var agreed = [Int64(failure != nil ? size - rank : 0), Int64(failure != nil ? code : 0)]
+        var failed = [Int64(failure != nil ? 1 : 0)]
+        try allreduceMax(&agreed)
+        try allreduceSum(&failed)
+        if let failure {
+            if failed[0] == Int64(size) && rank != 0 { throw TrainingError.failedOnEveryRank(exitCode: Int32(agreed[1])) }
+            throw failure
+        }
+        if agreed[0] > 0 { throw TrainingError.failedOnOtherRank(rank: size - Int(agreed[0]), exitCode: Int32(agreed[1])) }
+    }
+
+    /// Runs `body` on this rank, then agrees with the others: all go on, or all fail.
+    public func together<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        var failure: Error?
+        do { result = try body() } catch { failure = error }
+        try failTogether(failure)
+        return result!
+    }
+}
+
+
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int

@@ -6,10 +6,13 @@ import Foundation
 public protocol UserFacingError: Error, CustomStringConvertible {
     /// 2 for a usage error (bad flag, missing input named on the command line), otherwise 1.
     var exitCode: Int32 { get }
+    /// True when every rank raises this error at the same point (then only rank 0 reports it).
+    var raisedByEveryRank: Bool { get }
 }
 
 extension UserFacingError {
     public var exitCode: Int32 { 1 }
+    public var raisedByEveryRank: Bool { false }
 }
 
 /// A flag or combination of flags that cannot work. Reported before any heavy work starts.
@@ -95,6 +98,7 @@ public enum TrainingError: UserFacingError, Equatable {
     case nonFinite(iteration: Int, what: String, learningRate: Double)
     case replicasDiverged(iteration: Int, ranks: [Int])
     case failedOnOtherRank(rank: Int, exitCode: Int32)
+    case failedOnEveryRank(exitCode: Int32)
 
     public var description: String {
         switch self {
@@ -104,12 +108,23 @@ public enum TrainingError: UserFacingError, Equatable {
             return "replicas diverged at iteration \(iteration): the parameters of rank(s) \(ranks.map(String.init).joined(separator: ", ")) differ from rank 0's. This is a bug; please report it with the command line."
         case .failedOnOtherRank(let rank, _):
             return "stopping: rank \(rank) failed (see its message)."
+        case .failedOnEveryRank:
+            return "every rank failed (see rank 0's message)."
         }
     }
 
     public var exitCode: Int32 {
-        if case .failedOnOtherRank(_, let code) = self { return code }
-        return 1
+        switch self {
+        case .failedOnOtherRank(_, let code), .failedOnEveryRank(let code): return code
+        default: return 1
+        }
+    }
+
+    public var raisedByEveryRank: Bool {
+        switch self {
+        case .nonFinite, .replicasDiverged, .failedOnEveryRank: return true
+        case .failedOnOtherRank: return false
+        }
     }
 }
 

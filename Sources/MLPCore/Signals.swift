@@ -1,6 +1,7 @@
-// SIGTERM and SIGINT (which mpirun forwards to every rank, and batch schedulers send before a kill)
-// only set a flag; the training loop carries it in the next step's control block so that every rank
-// stops at the same iteration and rank 0 can write a checkpoint.
+// SIGTERM, SIGINT and SIGUSR1 (which mpirun forwards to every rank, and batch schedulers send before
+// a kill) only set a flag; the training loop carries it in the next step's control block so that
+// every rank stops at the same iteration and rank 0 can write a checkpoint. (mpirun SIGKILLs the
+// ranks about a second after forwarding SIGTERM or SIGINT; SIGUSR1 it forwards and waits.)
 import Glibc
 import Synchronization
 
@@ -9,7 +10,7 @@ public enum StopSignal {
 
     /// Installs the handlers. Idempotent.
     public static func install() {
-        for number in [SIGTERM, SIGINT] {
+        for number in [SIGTERM, SIGINT, SIGUSR1] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in StopSignal.received.store(number, ordering: .relaxed) }
             sigemptyset(&action.sa_mask)
@@ -25,6 +26,7 @@ public enum StopSignal {
         switch number {
         case SIGTERM: return "SIGTERM"
         case SIGINT: return "SIGINT"
+        case SIGUSR1: return "SIGUSR1"
         default: return "signal \(number)"
         }
     }

@@ -230,25 +230,3 @@ public final class Trainer {
             stopReason: reason, signal: reason == .signal ? (StopSignal.pending != 0 ? StopSignal.pending : SIGTERM) : 0)
     }
 }
-
-extension Communicator {
-    /// Called by every rank after a point where some may have failed: the failing ranks throw their
-    /// own error, the others a short note naming the lowest failing rank. Nobody is left waiting.
-    /// Every rank exits with the failing ranks' (largest) exit code.
-    public func failTogether(_ failure: Error?) throws {
-        let code = (failure as? UserFacingError)?.exitCode ?? 1
-        var agreed = [Int64(failure != nil ? size - rank : 0), Int64(failure != nil ? code : 0)]
-        try allreduceMax(&agreed)
-        if let failure { throw failure }
-        if agreed[0] > 0 { throw TrainingError.failedOnOtherRank(rank: size - Int(agreed[0]), exitCode: Int32(agreed[1])) }
-    }
-
-    /// Runs `body` on this rank, then agrees with the others: all go on, or all fail.
-    public func together<T>(_ body: () throws -> T) throws -> T {
-        var result: T?
-        var failure: Error?
-        do { result = try body() } catch { failure = error }
-        try failTogether(failure)
-        return result!
-    }
-}

@@ -40,7 +40,10 @@ struct MLPCommand: ParsableCommand {
 enum Failure {
     static func report(_ error: UserFacingError) {
         let world = Session.world
-        if case TrainingError.failedOnOtherRank = error, let world, !world.isRoot { return }
+        if let world, !world.isRoot {
+            if case TrainingError.failedOnOtherRank = error { return }
+            if error.raisedByEveryRank { return }
+        }
         let prefix = (world?.size ?? 1) > 1 ? "mlp: error (rank \(world!.rank)): " : "mlp: error: "
         FileHandle.standardError.write(Data((prefix + error.description + "\n").utf8))
         if error is CommunicationError, let world {

@@ -11,7 +11,7 @@ struct Train: ParsableCommand {
             Defaults reproduce the Theano tutorial: 784-500-10 tanh, lr 0.01, L1 0, L2 0.0001, batch 20, \
             up to 1000 epochs, patience 10000. Under `mpirun -np P`, each global minibatch is split over \
             the P ranks; rank 0 validates, logs and writes checkpoints. Exit status: 0 done, 1 failed, \
-            2 bad usage, 130/143 stopped by SIGINT/SIGTERM after writing a checkpoint.
+            2 bad usage, 128+N stopped by signal N (SIGINT 130, SIGUSR1 138, SIGTERM 143) after writing a checkpoint.
             """)
 
     @OptionGroup(title: "Data") var data: DataOptions
@@ -30,9 +30,9 @@ struct Train: ParsableCommand {
         var resumed: Checkpoint?
         if checkpoints.resume != nil {
             try world.broadcast(&resumeBytes, from: 0)
-            resumed = try Checkpoint.decode(resumeBytes, path: checkpoints.resume!)  // same bytes: same verdict everywhere
+            resumed = try world.together { try Checkpoint.decode(resumeBytes, path: checkpoints.resume!) }
         }
-        let configuration = try trainingConfiguration(resuming: resumed)
+        let configuration = try world.together { try trainingConfiguration(resuming: resumed) }
 
         // Rank 0's outputs are checked before anything heavy starts.
         let outputs = try world.together { () -> (CheckpointWriter?, LogFile?, LogFile?) in
@@ -53,13 +53,15 @@ struct Train: ParsableCommand {
             try MNIST.load(directory: data.directory, trainLimit: data.trainLimit, evalLimit: data.evalLimit)
         }
         if let resumed, resumed.trainSamples != mnist.train.count {
-            throw CheckpointError.conflict(flag: "--train-limit", given: String(mnist.train.count),
-                                           stored: "\(resumed.trainSamples) training samples", path: checkpoints.resume!)
+            try world.failTogether(CheckpointError.conflict(flag: "--train-limit", given: String(mnist.train.count),
+                                                            stored: "\(resumed.trainSamples) training samples", path: checkpoints.resume!))
         }
 
-        let trainer = try Trainer(configuration: configuration, data: mnist, world: world,
-                                  parameters: resumed?.parameters ?? ParameterSet.initialized(configuration.architecture, seed: configuration.seed),
-                                  state: resumed?.state)
+        let trainer = try world.together {
+            try Trainer(configuration: configuration, data: mnist, world: world,
+                        parameters: resumed?.parameters ?? ParameterSet.initialized(configuration.architecture, seed: configuration.seed),
+                        state: resumed?.state)
+        }
         trainer.checkpoints = outputs.0
         let reporter = Reporter(quiet: output.quiet, json: outputs.1, csv: outputs.2)
         if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }

@@ -1,0 +1,110 @@
+// P ranks under real mpirun against one rank: same parameters within a stated tolerance for every
+// exchange path and uneven shards, bit-identical reruns, identical early-stopping decisions.
+import Foundation
+import MLPCore
+import Testing
+
+extension Integration {
+    @Suite struct DataParallel {
+        /// 2 epochs of 20 steps (40 updates) on the first 400 or 420 training images.
+        func train(ranks: Int?, batch: Int, exchange: String = "auto", in scratch: Scratch, name: String,
+                   extra: [String] = []) throws -> (RunResult, Checkpoint?) {
+            let dir = scratch.directory(name)
+            let result = try Launcher.mlp(["train", "--train-limit", String(20 * batch), "--eval-limit", "200",
+                                           "--batch-size", String(batch), "--epochs", "2", "--exchange", exchange,
+                                           "--check-replicas", "1", "--checkpoint-dir", dir, "--log-json", dir + "/log.jsonl"] + extra,
+                                          ranks: ranks)
+            return (result, try? Checkpoint.load(dir + "/last.safetensors"))
+        }
+
+        /// P = 2, 3, 4 ranks with each exchange path equal P = 1 after 40 steps, at a batch that
+        /// divides P and one that does not (21: shards of 11+10, 7+7+7, 6+5+5+5).
+        /// Stated tolerance: |Δθ| ≤ 1e-4 · (|θ| + 1e-3) for every parameter (float rounding of
+        /// sums taken in another order; a wrong shard or a missing gradient is orders larger).
+        @Test(arguments: [20, 21])
+        func ranksMatchOneRank(batch: Int) throws {
+            let scratch = Scratch()
+            let (oneResult, one) = try train(ranks: nil, batch: batch, in: scratch, name: "one")
+            #expect(oneResult.status == 0, "\(oneResult.output)")
+            let reference = try #require(one)
+            #expect(reference.state.iteration == 40)
+            for ranks in [2, 3, 4] {
+                for exchange in ["dense", "factors", "auto"] {
+                    let (result, many) = try train(ranks: ranks, batch: batch, exchange: exchange, in: scratch, name: "p\(ranks)\(exchange)")
+                    #expect(result.status == 0, "P=\(ranks) \(exchange): \(result.output)")
+                    guard let many else { Issue.record("P=\(ranks) \(exchange): no checkpoint"); continue }
+                    #expect(many.state.iteration == 40 && many.worldSize == ranks)
+                    let worst = worstRelativeDifference(many.parameters, reference.parameters)
+                    #expect(worst <= 1e-4, "P=\(ranks) \(exchange) batch \(batch): worst relative difference \(worst)")
+                    #expect(worst > 0 || exchange != "dense", "dense sums in another order: some rounding must show")
+                }
+            }
+        }
+
+        /// Same P and seed: the same bits, run after run.
+        @Test func sameRanksSameBits() throws {
+            let scratch = Scratch()
+            let (_, a) = try train(ranks: 3, batch: 21, in: scratch, name: "a")
+            let (_, b) = try train(ranks: 3, batch: 21, in: scratch, name: "b")
+            let (first, second) = (try #require(a), try #require(b))
+            #expect(first.parameters.flat.map(\.bitPattern) == second.parameters.flat.map(\.bitPattern))
+        }
+
+        /// A short run whose patience runs out: every validation, the stop and the summary are the
+        /// same on 1, 2 and 3 ranks (rank 0 decides; the others follow through the control block).
+        @Test func earlyStoppingIsTheSameOnAnyNumberOfRanks() throws {
+            let scratch = Scratch()
+            var logs: [[[String: Any]]] = []
+            for ranks in [1, 2, 3] {
+                let log = scratch.file("log\(ranks).jsonl")
+                let result = try Launcher.mlp(["train", "--train-limit", "2000", "--eval-limit", "500", "--epochs", "30",
+                                               "--patience", "300", "--lr", "0.002", "--log-json", log], ranks: ranks)
+                #expect(result.status == 0, "\(result.output)")
+                #expect(result.stdout.contains("patience ran out"), "\(result.stdout)")
+                logs.append(logEvents(log))
+            }
+            func decisions(_ events: [[String: Any]]) -> [String] {
+                events.filter { $0["event"] as? String != "start" }.map { e in
+                    ["iteration", "validation_error", "best_validation_error", "test_error", "best_iteration", "epochs", "iterations", "stop_reason"]
+                        .map { "\($0)=\(e[$0] ?? "-")" }.joined(separator: " ")
+                }
+            }
+            #expect(decisions(logs[0]).count >= 3)
+            #expect(decisions(logs[1]) == decisions(logs[0]))
+            #expect(decisions(logs[2]) == decisions(logs[0]))
+        }
+
+        @Test func batchSmallerThanRanksIsRefusedAtOnce() throws {
+            let result = try Launcher.mlp(["train", "--batch-size", "2", "--train-limit", "100"], ranks: 3, timeout: 60)
+            #expect(result.status == 2 && !result.timedOut)
+            #expect(result.errorLines.count == 1, "one line, from rank 0: \(result.stderr)")
+            #expect(result.stderr.contains("--batch-size 2 is smaller than the 3 ranks"))
+        }
+
+        /// One rank cannot read its data (missing directory, corrupt file): every rank ends promptly,
+        /// that rank's message names the file, rank 0 names the failing rank.
+        @Test(arguments: [2, 3])
+        func oneRankWithoutItsDataEndsTheJob(ranks: Int) throws {
+            let scratch = Scratch()
+            let corrupt = scratch.directory("corrupt")
+            for name in [MNIST.trainImages, MNIST.trainLabels, MNIST.testImages, MNIST.testLabels] {
+                try FileManager.default.copyItem(atPath: Launcher.data + "/" + name + ".gz", toPath: corrupt + "/" + name + ".gz")
+            }
+            let damaged = corrupt + "/" + MNIST.testImages + ".gz"
+            var bytes = [UInt8](FileManager.default.contents(atPath: damaged)!)
+            bytes.removeLast(bytes.count / 2)
+            _ = FileManager.default.createFile(atPath: damaged, contents: Data(bytes))
+
+            for (broken, expected) in [("/nonexistent/mnist", "no such data directory"), (corrupt, "corrupt gzip")] {
+                let result = try Launcher.mlpPerRank(["train", "--epochs", "1"], ranks: ranks, timeout: 60) { rank in
+                    rank == ranks - 1 ? ["--data", broken] : []
+                }
+                #expect(!result.timedOut && result.seconds < 30, "took \(result.seconds) s")
+                #expect(result.status != 0)
+                #expect(result.stderr.contains("mlp: error (rank \(ranks - 1)): \(broken)"), "\(result.stderr)")
+                #expect(result.stderr.contains(expected))
+                #expect(result.stderr.contains("mlp: error (rank 0): stopping: rank \(ranks - 1) failed"))
+            }
+        }
+    }
+}
