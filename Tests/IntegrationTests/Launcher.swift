@@ -51,7 +51,11 @@ enum Launcher {
         process.executableURL = URL(fileURLWithPath: command[0].hasPrefix("/") ? command[0] : "/usr/bin/env")
         process.arguments = command[0].hasPrefix("/") ? Array(command.dropFirst()) : command
         process.currentDirectoryURL = URL(fileURLWithPath: repository)
-        var env = ProcessInfo.processInfo.environment
+        // This test process may itself be an MPI singleton (the unit tests start one); its OMPI_*,
+        // PMIX_* and OPAL_* variables would make mpirun believe it runs inside that job.
+        var env = ProcessInfo.processInfo.environment.filter { key, _ in
+            !["OMPI_", "PMIX_", "OPAL_", "ORTE_"].contains { key.hasPrefix($0) } || key.hasPrefix("OMPI_ALLOW_RUN_AS_ROOT")
+        }
         env["OMPI_MCA_btl_base_warn_component_unused"] = "0"
         for (key, value) in environment { env[key] = value }
         process.environment = env
