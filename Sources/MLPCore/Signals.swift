@@ -8,8 +8,13 @@ import Synchronization
 public enum StopSignal {
     private static let received = Atomic<Int32>(0)
 
-    /// Installs the handlers. Idempotent.
+    /// Installs the handlers and unblocks the signals (a launcher may have started this process
+    /// with them blocked, and then no handler would ever run). Idempotent.
     public static func install() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in [SIGTERM, SIGINT, SIGUSR1] { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         for number in [SIGTERM, SIGINT, SIGUSR1] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in StopSignal.received.store(number, ordering: .relaxed) }

@@ -27,7 +27,14 @@ struct MLPCommand: ParsableCommand {
                 print(fullMessage(for: error))
                 Failure.exit(0)
             }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            // One line, as for every other error; every rank of an mpirun job sees the same bad
+            // flags, so rank 0 alone says so.
+            if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].map({ $0 == "0" }) ?? true {
+                let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                let arguments = CommandLine.arguments
+                let help = arguments.count > 1 && !arguments[1].hasPrefix("-") ? "mlp \(arguments[1]) --help" : "mlp --help"
+                FileHandle.standardError.write(Data("mlp: error: \(message) (see `\(help)`)\n".utf8))
+            }
             // Parse and validation failures are usage errors: exit 2, like other Unix tools.
             Failure.exit(code == .validationFailure ? 2 : code.rawValue)
         }

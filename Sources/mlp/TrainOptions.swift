@@ -21,10 +21,10 @@ struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data"), help: ArgumentHelp("Directory holding the four MNIST IDX files (raw or .gz). Every rank reads it.", valueName: "dir"))
     var directory = "data/mnist"
 
-    @Option(help: ArgumentHelp("Train on only the first N of the 50,000 training samples (quick runs).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Train on only the first N of the 50,000 training samples (quick runs).", valueName: "n"))
     var trainLimit: Int?
 
-    @Option(help: ArgumentHelp("Validate and test on only the first N samples of each split (quick runs).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Validate and test on only the first N samples of each split (quick runs).", valueName: "n"))
     var evalLimit: Int?
 
     func validate() throws {
@@ -48,28 +48,28 @@ struct ModelOptions: ParsableArguments {
 }
 
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Learning rate η₀. (default: 0.01)", valueName: "rate"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning rate η₀. (default: 0.01)", valueName: "rate"))
     var lr: Double?
 
-    @Option(help: ArgumentHelp("Learning-rate decay d: η_t = η₀ / (1 + d·t), t = iterations done. (default: 0)", valueName: "d"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning-rate decay d: η_t = η₀ / (1 + d·t), t = iterations done. (default: 0)", valueName: "d"))
     var lrDecay: Double?
 
-    @Option(help: ArgumentHelp("L1 penalty λ₁ on the weights. (default: 0)", valueName: "λ"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("L1 penalty λ₁ on the weights. (default: 0)", valueName: "λ"))
     var l1: Double?
 
-    @Option(help: ArgumentHelp("Squared-L2 penalty λ₂ on the weights. (default: 0.0001)", valueName: "λ"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Squared-L2 penalty λ₂ on the weights. (default: 0.0001)", valueName: "λ"))
     var l2: Double?
 
-    @Option(help: ArgumentHelp("Global minibatch size B, split over the ranks. (default: 20)", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Global minibatch size B, split over the ranks. (default: 20)", valueName: "n"))
     var batchSize: Int?
 
-    @Option(help: ArgumentHelp("Maximum number of epochs. (default: 1000)", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Maximum number of epochs. (default: 1000)", valueName: "n"))
     var epochs: Int?
 
-    @Option(help: ArgumentHelp("Initial patience in iterations (minibatches), as the tutorial. (default: 10000)", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Initial patience in iterations (minibatches), as the tutorial. (default: 10000)", valueName: "n"))
     var patience: Int?
 
-    @Option(help: ArgumentHelp("Seed of the initial weights (numpy RandomState) and of --shuffle, 0...4294967295. (default: 1234)", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the initial weights (numpy RandomState) and of --shuffle, 0...4294967295. (default: 1234)", valueName: "n"))
     var seed: Int?
 
     @Flag(help: "Shuffle the training set every epoch (seeded). The tutorial does not.")
@@ -97,10 +97,10 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (allgather of activations and deltas) or auto (per layer, from a cost model).", valueName: "mode"))
     var exchange: ExchangeMode = .auto
 
-    @Option(help: ArgumentHelp("OpenBLAS threads per rank. Default: the node's cores divided among the ranks on it; OPENBLAS_NUM_THREADS also works.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads per rank. Default: the node's cores divided among the ranks on it; OPENBLAS_NUM_THREADS also works.", valueName: "n"))
     var blasThreads: Int?
 
-    @Option(help: ArgumentHelp("Debug: every N steps compare a hash of the parameters across ranks and stop if they differ. (default: 0 = off)", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Debug: every N steps compare a hash of the parameters across ranks and stop if they differ. (default: 0 = off)", valueName: "n"))
     var checkReplicas = 0
 
     func validate() throws {

@@ -41,15 +41,17 @@ enum Launcher {
     }
 
     /// Starts a command, output to files. Foundation starts it in a process group of its own, which
-    /// mpirun's ranks share, so a time-out can end all of it.
+    /// mpirun's ranks share, so a time-out can end all of it. The test runner's threads block most
+    /// signals and a child inherits the spawning thread's mask: mpirun would then never see (nor
+    /// forward) a SIGTERM, so the mask is cleared first.
     static func start(_ command: [String], environment: [String: String] = [:]) throws -> (Process, String) {
         let scratch = NSTemporaryDirectory() + "mlp-run-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
         _ = FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0].hasPrefix("/") ? command[0] : "/usr/bin/env")
-        process.arguments = command[0].hasPrefix("/") ? Array(command.dropFirst()) : command
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
         process.currentDirectoryURL = URL(fileURLWithPath: repository)
         // This test process may itself be an MPI singleton (the unit tests start one); its OMPI_*,
         // PMIX_* and OPAL_* variables would make mpirun believe it runs inside that job.
@@ -61,6 +63,9 @@ enum Launcher {
         process.environment = env
         process.standardOutput = FileHandle(forWritingAtPath: scratch + "/out")
         process.standardError = FileHandle(forWritingAtPath: scratch + "/err")
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, nil)
         try process.run()
         return (process, scratch)
     }

@@ -1,0 +1,85 @@
+// The command line as users meet it: every bad flag gets one line naming it and exit status 2
+// before anything starts; eval, predict and inspect on a real checkpoint.
+import Foundation
+import MLPCore
+import Testing
+
+extension Integration {
+    @Suite struct CommandLine {
+        static let badFlags: [([String], String)] = [
+            (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
+            (["--batch-size", "-5"], "--batch-size -5"),
+            (["--lr", "0"], "--lr 0.0: must be a finite number > 0"),
+            (["--lr", "-1"], "--lr -1.0"),
+            (["--lr", "nan"], "--lr nan"),
+            (["--lr", "inf"], "--lr inf"),
+            (["--l1", "-0.1"], "--l1 -0.1: must be a finite number >= 0"),
+            (["--l2", "-1"], "--l2 -1.0"),
+            (["--lr-decay", "-1"], "--lr-decay -1.0"),
+            (["--hidden", "0"], "--hidden 0: layer width 0"),
+            (["--hidden", "500,0"], "layer width 0"),
+            (["--hidden", "abc"], "--hidden"),
+            (["--activation", "swish"], "--activation"),
+            (["--epochs", "0"], "--epochs 0: must be at least 1"),
+            (["--patience", "0"], "--patience 0: must be at least 1"),
+            (["--seed", "-1"], "--seed -1: must be in 0...4294967295"),
+            (["--blas-threads", "0"], "--blas-threads 0"),
+            (["--check-replicas", "-2"], "--check-replicas -2"),
+            (["--exchange", "magic"], "--exchange"),
+            (["--train-limit", "0"], "--train-limit 0"),
+            (["--no-such-flag"], "--no-such-flag"),
+            (["--data", "/nonexistent/mnist"], "/nonexistent/mnist: no such data directory"),
+            (["--data", "/tmp"], "train-images-idx3-ubyte.gz: file not found"),
+            (["--checkpoint-dir", "/nonexistent/x"], "--checkpoint-dir /nonexistent/x: no such directory"),
+            (["--resume", "/nonexistent/last.safetensors"], "/nonexistent/last.safetensors: checkpoint not found"),
+            (["--log-json", "/nonexistent/log.jsonl"], "--log-json /nonexistent/log.jsonl: cannot create"),
+        ]
+
+        @Test(arguments: 0..<badFlags.count)
+        func badFlagIsOneLineAndStatusTwo(_ index: Int) throws {
+            let (flags, expected) = Self.badFlags[index]
+            let result = try Launcher.mlp(["train"] + flags, timeout: 60)
+            #expect(result.status == 2, "\(flags): status \(result.status) \(result.output)")
+            #expect(result.stderr.contains(expected), "\(flags): \(result.stderr)")
+            #expect(!result.stdout.contains("epoch"), "nothing started")
+            let lines = result.stderr.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See") && !$0.isEmpty }
+            #expect(lines.count == 1, "\(flags): \(result.stderr)")
+        }
+
+        /// Under mpirun every rank stops on a bad flag; only rank 0 speaks.
+        @Test func badFlagUnderMpirun() throws {
+            let result = try Launcher.mlp(["train", "--lr", "-1"], ranks: 2, timeout: 60)
+            #expect(result.status == 2)
+            #expect(result.stderr.components(separatedBy: "--lr -1.0").count == 2, "\(result.stderr)")
+        }
+
+        @Test func evalPredictInspect() throws {
+            let s = Scratch()
+            _ = try Launcher.mlp(["train", "--train-limit", "2000", "--epochs", "2", "--checkpoint-dir", s.directory("c")])
+            let file = s.file("c/best.safetensors")
+
+            let eval = try Launcher.mlp(["eval", "--checkpoint", file, "--split", "validation"])
+            #expect(eval.status == 0 && eval.stdout.contains("validation error:") && eval.stdout.contains("confusion matrix"), "\(eval.output)")
+            let rows = eval.stdout.split(separator: "\n").suffix(10).map { $0.split(separator: " ").dropFirst().compactMap { Int($0) } }
+            #expect(rows.flatMap { $0 }.reduce(0, +) == 10_000, "the confusion matrix counts every validation image")
+
+            let predict = try Launcher.mlp(["predict", "--checkpoint", file, "--images", Launcher.data + "/t10k-images-idx3-ubyte.gz"])
+            let labels = predict.stdout.split(separator: "\n")
+            #expect(labels.count == 10_000 && labels.allSatisfy { Int($0).map { (0...9).contains($0) } ?? false })
+            let withProbabilities = try Launcher.mlp(["predict", "--checkpoint", file, "--probabilities", "--images", Launcher.data + "/t10k-images-idx3-ubyte.gz"])
+            let first = withProbabilities.stdout.split(separator: "\n")[0].split(separator: " ").compactMap { Double($0) }
+            #expect(first.count == 11 && abs(first.dropFirst().reduce(0, +) - 1) < 1e-4)
+
+            let inspect = try Launcher.mlp(["inspect", file])
+            for word in ["hidden.0.weight", "[784, 500]", "output.bias", "best_validation_error", "verified"] {
+                #expect(inspect.stdout.contains(word), "\(inspect.stdout)")
+            }
+
+            var bytes = [UInt8](FileManager.default.contents(atPath: file)!)
+            bytes[bytes.count - 3] ^= 1
+            _ = FileManager.default.createFile(atPath: s.file("bad.safetensors"), contents: Data(bytes))
+            let bad = try Launcher.mlp(["eval", "--checkpoint", s.file("bad.safetensors")])
+            #expect(bad.status == 1 && bad.errorLines.count == 1 && bad.stderr.contains("checksum"), "\(bad.output)")
+        }
+    }
+}
