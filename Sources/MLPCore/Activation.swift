@@ -29,7 +29,8 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
 
     /// delta ⊙= f'(z), written in terms of the activation a = f(z) that the forward pass kept.
     public func multiplyByDerivative(_ delta: Matrix, activations a: Matrix) {
-        precondition(delta.rows == a.rows && delta.columns == a.columns, "derivative shapes differ")
+        precondition(delta.rows == a.rows && delta.columns == a.columns && delta.isContiguous && a.isContiguous,
+                     "derivative shapes differ")
         let d = delta.base, h = a.base
         let n = delta.count
         switch self {

@@ -21,8 +21,8 @@ public enum BLAS {
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k),
-                    alpha, a.base, blasint(a.columns), b.base, blasint(b.columns),
-                    beta, c.base, blasint(c.columns))
+                    alpha, a.base, blasint(a.stride), b.base, blasint(b.stride),
+                    beta, c.base, blasint(c.stride))
     }
 
     /// y = alpha · Aᵀ · 1 + beta · y: the column sums of A, scaled and added to y (bias gradients).
@@ -33,7 +33,7 @@ public enum BLAS {
             return
         }
         cblas_sgemv(CblasRowMajor, CblasTrans, blasint(a.rows), blasint(a.columns),
-                    alpha, a.base, blasint(a.columns), ones, 1, beta, y, 1)
+                    alpha, a.base, blasint(a.stride), ones, 1, beta, y, 1)
     }
 
     /// OpenBLAS's worker thread count for this process.

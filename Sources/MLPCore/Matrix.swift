@@ -30,25 +30,37 @@ public final class Storage<Element: BitwiseCopyable> {
 
 public typealias FloatStorage = Storage<Float>
 
-/// A row-major view of `rows × columns` floats, rows contiguous (leading dimension = columns).
+/// A row-major view of `rows × columns` floats whose rows start `stride` floats apart
+/// (the leading dimension; equal to `columns` unless the view is a column slice).
 public struct Matrix {
     public let base: UnsafeMutablePointer<Float>
     public let rows: Int
     public let columns: Int
+    public let stride: Int
 
-    public init(_ base: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    public init(_ base: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
+        precondition((stride ?? columns) >= columns, "a row cannot be longer than the stride")
         self.base = base
         self.rows = rows
         self.columns = columns
+        self.stride = stride ?? columns
     }
 
+    /// Number of elements; for contiguous views also the length of the memory they cover.
     public var count: Int { rows * columns }
+    public var isContiguous: Bool { stride == columns || rows <= 1 }
 
     /// Rows `start ..< start + count` as a view of their own.
     public func rows(_ start: Int, count: Int) -> Matrix {
         precondition(start >= 0 && count >= 0 && start + count <= rows, "row range outside the matrix")
-        return Matrix(base + start * columns, rows: count, columns: columns)
+        return Matrix(base + start * stride, rows: count, columns: columns, stride: stride)
     }
 
-    public func row(_ index: Int) -> UnsafeMutablePointer<Float> { base + index * columns }
+    /// Columns `start ..< start + count` of every row (a strided view).
+    public func columns(_ start: Int, count: Int) -> Matrix {
+        precondition(start >= 0 && count >= 0 && start + count <= columns, "column range outside the matrix")
+        return Matrix(base + start, rows: rows, columns: count, stride: stride)
+    }
+
+    public func row(_ index: Int) -> UnsafeMutablePointer<Float> { base + index * stride }
 }

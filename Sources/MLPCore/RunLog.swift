@@ -103,11 +103,14 @@ public final class LogFile {
     private let handle: FileHandle
     public let path: String
 
-    public init(path: String, flag: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil),
+    /// Creates (or with `append`, opens or creates) the file.
+    public init(path: String, flag: String, append: Bool = false) throws {
+        let exists = append && FileManager.default.fileExists(atPath: path)
+        guard exists || FileManager.default.createFile(atPath: path, contents: nil),
               let handle = FileHandle(forWritingAtPath: path) else {
             throw ConfigurationError("\(flag) \(path): cannot create the file (missing directory or no permission).")
         }
+        if exists { handle.seekToEndOfFile() }
         self.handle = handle
         self.path = path
     }

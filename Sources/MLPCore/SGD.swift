@@ -35,10 +35,14 @@ public struct SGD: Equatable, Sendable {
 
     /// The same update with the gradient formed from its factors, every sample of the global batch:
     /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·Aᵀ·D in one GEMM (β carries the decay), and
-    /// b ← b − (η/B)·Σ_rows D. `input` A is (B, n_in), `delta` D is (B, n_out).
-    public func applyFactors(layer l: Int, to p: ParameterSet, input: Matrix, delta: Matrix,
+    /// b ← b − (η/B)·Σ_rows D. `input` A is (B, n_in), `delta` D is (B, n_out). With `rows`, only
+    /// those rows of W are updated (from those columns of A); the bias always in full.
+    public func applyFactors(layer l: Int, rows: Range<Int>? = nil, to p: ParameterSet, input: Matrix, delta: Matrix,
                              rate eta: Double, ones: UnsafePointer<Float>) {
-        let w = p.weight(l)
+        let all = 0..<p.layout.layers[l].inputs
+        let rows = rows ?? all
+        let w = p.weight(l).rows(rows.lowerBound, count: rows.count)              // (rows, n_out)
+        let a = input.columns(rows.lowerBound, count: rows.count)                 // (B, rows), strided
         let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(input.rows))
         var beta = keep
         if shrink != 0 {
@@ -46,7 +50,7 @@ public struct SGD: Equatable, Sendable {
             for i in 0..<w.count { base[i] = keep * base[i] - shrink * sign(base[i]) }
             beta = 1
         }
-        BLAS.gemm(input, delta, into: w, transposeA: true, alpha: alpha, beta: beta)
+        BLAS.gemm(a, delta, into: w, transposeA: true, alpha: alpha, beta: beta)
         BLAS.addColumnSums(of: delta, into: p.bias(l), alpha: alpha, beta: 1, ones: ones)
     }
 

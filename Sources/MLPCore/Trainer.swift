@@ -54,7 +54,7 @@ public final class Trainer {
         workspace = Workspace(configuration.architecture, rows: batchSize)
         mine = (workspace.activations(shard.start, count: shard.count), workspace.deltas(shard.start, count: shard.count))
         full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
-        exchange = GradientExchange(plan: plan, world: world, gradients: gradients,
+        exchange = GradientExchange(plan: plan, world: world, parameters: parameters, gradients: gradients,
                                     fullActivations: full.activations, fullDeltas: full.deltas, shards: shards)
         clockStart = world.wallTime()
     }
@@ -64,9 +64,6 @@ public final class Trainer {
     /// Trains until early stopping, the last epoch, or a signal. Every rank returns the same
     /// iteration count and stop reason; the validation figures are rank 0's.
     public func run(observer: TrainingObserver? = nil) throws -> TrainingSummary {
-        let control = gradients.storage.base + gradients.layout.count
-        let batchSize = configuration.batchSize
-        let ones = UnsafePointer(workspace.ones.base)
         // Rank 0: early stopping said stop after the last update (a resumed run may start that way).
         var rootWantsStop = state.iteration > 0 && state.stopping.shouldStop(after: state.iteration - 1)
         var failure: Error?              // this rank failed; reported with the next exchange
@@ -74,75 +71,24 @@ public final class Trainer {
         var lastValidationEnd = world.wallTime()
         if world.isRoot { observer?.started(self) }
 
-        while state.iteration < maxIterations {
+        training: while state.iteration < maxIterations {
             let iteration = state.iteration            // the tutorial's 0-based `iter` of this minibatch
-            let t0 = world.wallTime()
-
-            // ---- forward: this rank's shard of the global minibatch ----
-            let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
-            let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
-            model.forward(x, parameters, activations: mine.activations)           // (b, n_1) ... logits (b, 10)
-            let loss = SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
-                                                 labels: batch.labels + shard.start,
-                                                 into: mine.deltas[model.layerCount - 1])  // Σ NLL over b rows
-            let t1 = world.wallTime()
-
-            // ---- backward: deltas with the weights before the update; shard gradients of dense layers ----
-            model.backpropagate(parameters, activations: mine.activations, deltas: mine.deltas)
-            for l in plan.denseLayers {
-                let input = l == 0 ? x : mine.activations[l - 1]
-                model.gradient(layer: l, input: input, delta: mine.deltas[l], into: gradients, ones: ones)
+            if case .stopped(let reason) = try step(rootWantsStop: rootWantsStop, failure: failure) {
+                stopReason = reason
+                break training
             }
-            let t2 = world.wallTime()
-
-            // ---- exchange: one allreduce (dense gradients + control block), one allgather per factor buffer ----
-            control[Control.stop] = rootWantsStop ? 1 : 0
-            control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
-            control[Control.error] = failure != nil ? 1 : 0
-            control[Control.loss] = Float(loss)
-            try exchange.run()
-            let t3 = world.wallTime()
-            // Every rank sees the same sums, so every rank leaves at this same iteration.
-            if control[Control.error] > 0 { try world.failTogether(failure) }
-            if control[Control.signal] > 0 { stopReason = .signal; break }
-            if control[Control.stop] > 0 { stopReason = .patience; break }
-            let meanLoss = Double(control[Control.loss]) / Double(batchSize)
-            guard meanLoss.isFinite else {
-                throw TrainingError.nonFinite(iteration: iteration + 1, what: "training loss", learningRate: sgd.learningRate)
-            }
-
-            // ---- update: the same SGD step on every rank ----
-            let eta = sgd.rate(at: iteration)
-            for l in 0..<model.layerCount {
-                switch plan.layers[l] {
-                case .dense:
-                    sgd.applyDense(layer: l, to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
-                case .factors:
-                    let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), all ranks' rows
-                    sgd.applyFactors(layer: l, to: parameters, input: input, delta: full.deltas[l], rate: eta, ones: ones)
-                }
-            }
-            state.iteration += 1
-            state.lossSinceValidation += meanLoss
-            state.stepsSinceValidation += 1
-            let t4 = world.wallTime()
-            profile.forward += t1 - t0
-            profile.backward += t2 - t1
-            profile.exchange += t3 - t2
-            profile.update += t4 - t3
-            profile.steps += 1
-
-            // ---- rank 0 validates and decides; the others hear it in the next control block ----
+            // ---- rank 0 validates and decides; the others hear it in the next step's control block ----
             if world.isRoot {
                 observer?.stepped(iteration: state.iteration, batchesPerEpoch: schedule.batchesPerEpoch)
                 if state.stopping.isValidationPoint(iteration) {
+                    let start = world.wallTime()
                     do {
-                        try validate(trainingSeconds: t4 - lastValidationEnd, observer: observer)
+                        try validate(trainingSeconds: start - lastValidationEnd, observer: observer)
                     } catch {
                         failure = error
                     }
                     lastValidationEnd = world.wallTime()
-                    profile.validation += lastValidationEnd - t4
+                    profile.validation += lastValidationEnd - start
                 }
                 rootWantsStop = state.stopping.shouldStop(after: iteration)
             }
@@ -157,6 +103,82 @@ public final class Trainer {
         }
         return summary(stopReason)
     }
+
+    public enum StepOutcome: Equatable {
+        case updated
+        case stopped(StopReason)
+    }
+
+    /// One global minibatch: this rank's shard forward and backward, one exchange, the same update on
+    /// every rank. `rootWantsStop` (rank 0) and `failure` (any rank) travel in the exchange; if any
+    /// rank asks to stop, every rank returns `.stopped` here, before the update.
+    public func step(rootWantsStop: Bool = false, failure: Error? = nil) throws -> StepOutcome {
+        let iteration = state.iteration
+        let batchSize = configuration.batchSize
+        let control = gradients.storage.base + gradients.layout.count
+        let ones = UnsafePointer(workspace.ones.base)
+        let t0 = world.wallTime()
+
+        // ---- forward: this rank's shard of the global minibatch ----
+        let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
+        let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
+        model.forward(x, parameters, activations: mine.activations)           // (b, n_1) ... logits (b, 10)
+        let loss = SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
+                                             labels: batch.labels + shard.start,
+                                             into: mine.deltas[model.layerCount - 1])  // Σ NLL over b rows
+        let t1 = world.wallTime()
+
+        // ---- backward: deltas with the weights before the update; shard gradients of dense layers ----
+        model.backpropagate(parameters, activations: mine.activations, deltas: mine.deltas)
+        for l in plan.denseLayers {
+            let input = l == 0 ? x : mine.activations[l - 1]
+            model.gradient(layer: l, input: input, delta: mine.deltas[l], into: gradients, ones: ones)
+        }
+        let t2 = world.wallTime()
+
+        // ---- exchange: one allreduce (dense gradients + control block), one allgather per factor buffer ----
+        control[Control.stop] = rootWantsStop ? 1 : 0
+        control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
+        control[Control.error] = failure != nil ? 1 : 0
+        control[Control.loss] = Float(loss)
+        try exchange.run()
+        let t3 = world.wallTime()
+        // Every rank sees the same sums, so every rank leaves at this same iteration.
+        if control[Control.error] > 0 { try world.failTogether(failure) }
+        if control[Control.signal] > 0 { return .stopped(.signal) }
+        if control[Control.stop] > 0 { return .stopped(.patience) }
+        let meanLoss = Double(control[Control.loss]) / Double(batchSize)
+        guard meanLoss.isFinite else {
+            throw TrainingError.nonFinite(iteration: iteration + 1, what: "training loss", learningRate: sgd.learningRate)
+        }
+
+        // ---- update: the same SGD step on every rank ----
+        let eta = sgd.rate(at: iteration)
+        for l in 0..<model.layerCount {
+            switch plan.layers[l] {
+            case .dense:
+                sgd.applyDense(layer: l, to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
+            case .factors, .sharded:
+                let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), all ranks' rows
+                sgd.applyFactors(layer: l, rows: exchange.ownedRows[l], to: parameters, input: input,
+                                 delta: full.deltas[l], rate: eta, ones: ones)
+            }
+        }
+        try exchange.gatherUpdatedWeights()                                  // sharded layers' rows from their owners
+        state.iteration += 1
+        state.lossSinceValidation += meanLoss
+        state.stepsSinceValidation += 1
+        let t4 = world.wallTime()
+        profile.forward += t1 - t0
+        profile.backward += t2 - t1
+        profile.exchange += t3 - t2
+        profile.update += t4 - t3
+        profile.steps += 1
+        return .updated
+    }
+
+    /// Forgets the time measured so far (benchmarks measure after a warm-up).
+    public func resetProfile() { profile = StepProfile() }
 
     public static let lastCheckpoint = "last.safetensors"
     public static let bestCheckpoint = "best.safetensors"

@@ -29,7 +29,7 @@ extension Integration {
             let reference = try #require(one)
             #expect(reference.state.iteration == 40)
             for ranks in [2, 3, 4] {
-                for exchange in ["dense", "factors", "auto"] {
+                for exchange in ["dense", "factors", "sharded", "auto"] {
                     let (result, many) = try train(ranks: ranks, batch: batch, exchange: exchange, in: scratch, name: "p\(ranks)\(exchange)")
                     #expect(result.status == 0, "P=\(ranks) \(exchange): \(result.output)")
                     guard let many else { Issue.record("P=\(ranks) \(exchange): no checkpoint"); continue }

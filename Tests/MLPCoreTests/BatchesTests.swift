@@ -53,13 +53,14 @@ import Testing
     }
 
     @Test func autoFollowsTheSizes() {
-        // Batch 20 on 2 ranks: 10 delta rows of 500 beat a 784×500 allreduce; the 500×10 output layer stays dense.
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.factors, .dense])
-        // Batch 256: every rank would redo 128 rows of the big GEMM; the allreduce is cheaper.
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.dense, .dense])
-        // Across a network the allreduce is dear: factors win at batch 64, where shared memory prefers dense.
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 64, worldSize: 2, acrossNodes: true).layers[0] == .factors)
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 64, worldSize: 2, acrossNodes: false).layers[0] == .dense)
+        // The 784×500 layer: gathering delta rows and updated weight rows beats a 784×500 allreduce
+        // at batch 20 and 256; repeating the GEMM (factors) pays only for the tiny output layer at
+        // batch 20, whose 500×10 gradient otherwise goes in the allreduce.
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.sharded, .factors])
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.sharded, .dense])
+        #expect(ExchangePlan.choose(.sharded, layout: ParameterLayout(Architecture(hiddenSizes: [3])), batchSize: 20, worldSize: 4,
+                                    acrossNodes: false).layers == [.sharded, .factors], "3 inputs cannot be split over 4 ranks")
+
         #expect(ExchangePlan.choose(.dense, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.dense, .dense])
         #expect(ExchangePlan.choose(.factors, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.factors, .factors])
     }

@@ -67,3 +67,26 @@ import Testing
         #expect(abs(SGD(learningRate: 0.01, decay: 0.5).rate(at: 2) - 0.005) < 1e-15)
     }
 }
+
+@Suite struct ShardedUpdateTests {
+    /// Updating W's rows in two parts (as two ranks of the sharded exchange do) equals the whole update.
+    @Test func rowRangesComposeToTheFullUpdate() {
+        let architecture = Architecture(inputSize: 7, hiddenSizes: [5], outputSize: 3, activation: .tanh)
+        let whole = randomParameters(architecture, seed: 3), parts = randomParameters(architecture, seed: 3)
+        let set = randomBatch(rows: 6, inputs: 7, classes: 5, seed: 4)
+        let delta = randomBatch(rows: 6, inputs: 5, classes: 2, seed: 5)   // any (6, 5) matrix will do
+        let ones = FloatStorage(count: 6)
+        ones.base.update(repeating: 1, count: 6)
+        let sgd = SGD(learningRate: 0.3, decay: 0, l1: 0.01, l2: 0.05)
+        sgd.applyFactors(layer: 0, to: whole, input: set.all.images, delta: delta.all.images, rate: 0.3, ones: ones.base)
+        // Two "ranks" on one copy: each updates its rows and the whole bias, so the bias is put back
+        // in between (on real ranks each updates its own copy of the bias).
+        let original = randomParameters(architecture, seed: 3)
+        sgd.applyFactors(layer: 0, rows: 0..<4, to: parts, input: set.all.images, delta: delta.all.images, rate: 0.3, ones: ones.base)
+        parts.bias(0).update(from: original.bias(0), count: 5)
+        sgd.applyFactors(layer: 0, rows: 4..<7, to: parts, input: set.all.images, delta: delta.all.images, rate: 0.3, ones: ones.base)
+        for i in 0..<whole.layout.count {
+            #expect(abs(whole.storage.base[i] - parts.storage.base[i]) <= 1e-6 * (1 + abs(whole.storage.base[i])), "parameter \(i)")
+        }
+    }
+}
