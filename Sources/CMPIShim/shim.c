@@ -16,14 +16,8 @@ int CMPIShim_set_errors_return(void) { return MPI_Comm_set_errhandler(MPI_COMM_W
 
 int CMPIShim_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
 int CMPIShim_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
-int CMPIShim_node_size(int *size) {
-    MPI_Comm node;
-    int code = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    if (code != MPI_SUCCESS) return code;
-    code = MPI_Comm_size(node, size);
-    MPI_Comm_free(&node);
-    return code;
-}
+int CMPIShim_comm_size(void *comm, int *size) { return MPI_Comm_size((MPI_Comm)comm, size); }
+int CMPIShim_comm_rank(void *comm, int *rank) { return MPI_Comm_rank((MPI_Comm)comm, rank); }
 int CMPIShim_processor_name(char *name, int *length) { return MPI_Get_processor_name(name, length); }
 
 int CMPIShim_allreduce_sum_float(float *buffer, int count) {
@@ -45,6 +39,23 @@ int CMPIShim_bcast_bytes(void *buffer, int count, int root) {
     return MPI_Bcast(buffer, count, MPI_BYTE, root, MPI_COMM_WORLD);
 }
 int CMPIShim_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+
+int CMPIShim_comm_split_node(void **node_comm) {
+    return MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, (MPI_Comm *)node_comm);
+}
+int CMPIShim_comm_free(void **comm) { return MPI_Comm_free((MPI_Comm *)comm); }
+int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window) {
+    return MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, (MPI_Comm)comm, base, (MPI_Win *)window);
+}
+int CMPIShim_win_shared_query(void *window, int rank, void **base) {
+    MPI_Aint size;
+    int unit;
+    return MPI_Win_shared_query((MPI_Win)window, rank, &size, &unit, base);
+}
+int CMPIShim_win_lock_all(void *window) { return MPI_Win_lock_all(MPI_MODE_NOCHECK, (MPI_Win)window); }
+int CMPIShim_win_sync(void *window) { return MPI_Win_sync((MPI_Win)window); }
+int CMPIShim_win_unlock_all(void *window) { return MPI_Win_unlock_all((MPI_Win)window); }
+int CMPIShim_win_free(void **window) { return MPI_Win_free((MPI_Win *)window); }
 
 double CMPIShim_wtime(void) { return MPI_Wtime(); }
 int CMPIShim_error_string(int code, char *text, int *length) { return MPI_Error_string(code, text, length); }

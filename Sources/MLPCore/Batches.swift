@@ -17,6 +17,14 @@ public struct Shard: Equatable, Sendable {
     public static func all(batchSize: Int, worldSize: Int) -> [Shard] {
         (0..<worldSize).map { Shard(batchSize: batchSize, rank: $0, worldSize: worldSize) }
     }
+
+    /// The same split of `n` rows (a weight's rows among the ranks that update them), where a rank
+    /// may get none when n < P.
+    public static func rows(_ n: Int, rank: Int, worldSize: Int) -> Range<Int> {
+        let base = n / worldSize, extra = n % worldSize
+        let start = rank * base + min(rank, extra)
+        return start..<start + base + (rank < extra ? 1 : 0)
+    }
 }
 
 /// The tutorial's order: minibatch i of an epoch is samples i·B ..< (i+1)·B, and the samples beyond

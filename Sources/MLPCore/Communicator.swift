@@ -23,6 +23,11 @@ public protocol Communicator: AnyObject {
     func barrier() throws
     /// Seconds on a monotonic clock.
     func wallTime() -> Double
+    /// `count` floats in memory shared by every rank of this node (rank order on the node decides
+    /// nothing: all see the same bytes). Lives until `finalize`.
+    func allocateNodeShared(floats count: Int) throws -> UnsafeMutablePointer<Float>
+    /// Makes every rank's writes to node-shared memory visible to all, and waits for all ranks.
+    func fenceNodeShared() throws
     /// Ends every rank of the job now. For failures that cannot be agreed on collectively.
     func abort(exitCode: Int32) -> Never
     func finalize()
@@ -65,6 +70,8 @@ public final class MPICommunicator: Communicator {
     public let size: Int
     public let nodeSize: Int
     public let processorName: String
+    private let nodeComm: UnsafeMutableRawPointer?
+    private var windows: [UnsafeMutableRawPointer?] = []
 
     nonisolated(unsafe) private static var shared: MPICommunicator?
 
@@ -76,22 +83,25 @@ public final class MPICommunicator: Communicator {
         // Errors come back as codes that become CommunicationError, instead of killing the job silently.
         try check(CMPIShim_set_errors_return(), "MPI_Comm_set_errhandler")
         var rank: Int32 = 0, size: Int32 = 0, nodeSize: Int32 = 0
+        var nodeComm: UnsafeMutableRawPointer?
         try check(CMPIShim_rank(&rank), "MPI_Comm_rank")
         try check(CMPIShim_size(&size), "MPI_Comm_size")
-        try check(CMPIShim_node_size(&nodeSize), "MPI_Comm_split_type")
+        try check(CMPIShim_comm_split_node(&nodeComm), "MPI_Comm_split_type")
+        try check(CMPIShim_comm_size(nodeComm, &nodeSize), "MPI_Comm_size")
         var name = [CChar](repeating: 0, count: Int(CMPIShim_max_processor_name()) + 1)
         var length: Int32 = 0
         try check(CMPIShim_processor_name(&name, &length), "MPI_Get_processor_name")
-        let world = MPICommunicator(rank: Int(rank), size: Int(size), nodeSize: Int(nodeSize),
+        let world = MPICommunicator(rank: Int(rank), size: Int(size), nodeSize: Int(nodeSize), nodeComm: nodeComm,
                                     processorName: String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
         shared = world
         return world
     }
 
-    private init(rank: Int, size: Int, nodeSize: Int, processorName: String) {
+    private init(rank: Int, size: Int, nodeSize: Int, nodeComm: UnsafeMutableRawPointer?, processorName: String) {
         self.rank = rank
         self.size = size
         self.nodeSize = nodeSize
+        self.nodeComm = nodeComm
         self.processorName = processorName
     }
 
@@ -135,6 +145,26 @@ public final class MPICommunicator: Communicator {
 
     public func barrier() throws { try Self.check(CMPIShim_barrier(), "MPI_Barrier") }
 
+    public func allocateNodeShared(floats count: Int) throws -> UnsafeMutablePointer<Float> {
+        var nodeRank: Int32 = 0
+        try Self.check(CMPIShim_comm_rank(nodeComm, &nodeRank), "MPI_Comm_rank")
+        // The node's first rank allocates it all; the others map the same pages.
+        var window: UnsafeMutableRawPointer?, mine: UnsafeMutableRawPointer?, base: UnsafeMutableRawPointer?
+        let bytes = nodeRank == 0 ? max(count, 1) * MemoryLayout<Float>.stride : 0
+        try Self.check(CMPIShim_win_allocate_shared(bytes, nodeComm, &mine, &window), "MPI_Win_allocate_shared")
+        try Self.check(CMPIShim_win_shared_query(window, 0, &base), "MPI_Win_shared_query")
+        try Self.check(CMPIShim_win_lock_all(window), "MPI_Win_lock_all")
+        windows.append(window)
+        return base!.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    public func fenceNodeShared() throws {
+        // MPI's unified memory model: sync (memory barrier), barrier (everyone has written), sync.
+        for window in windows { try Self.check(CMPIShim_win_sync(window), "MPI_Win_sync") }
+        try barrier()
+        for window in windows { try Self.check(CMPIShim_win_sync(window), "MPI_Win_sync") }
+    }
+
     public func wallTime() -> Double { CMPIShim_wtime() }
 
     public func abort(exitCode: Int32) -> Never {
@@ -145,7 +175,13 @@ public final class MPICommunicator: Communicator {
     public func finalize() {
         var finalized: Int32 = 0
         _ = CMPIShim_finalized(&finalized)
-        if finalized == 0 { _ = CMPIShim_finalize() }
+        guard finalized == 0 else { return }
+        for var window in windows {
+            _ = CMPIShim_win_unlock_all(window)
+            _ = CMPIShim_win_free(&window)
+        }
+        windows = []
+        _ = CMPIShim_finalize()
     }
 
     private static func check(_ code: Int32, _ function: String) throws {

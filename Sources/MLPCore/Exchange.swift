@@ -5,7 +5,9 @@
 //   sharded: the factors are gathered, each rank updates only its share of W's rows with the
 //            full-batch product (no work done twice), and the updated rows are gathered.
 // All dense gradients go in one allreduce together with the control block; with one rank nothing
-// is sent and every layer takes the fused path.
+// is sent and every layer takes the fused path. When every rank is on one node, the ranks share one
+// copy of the parameters in node memory: each rank writes only its rows (and some biases) and a
+// fence replaces the gathering of updated rows; factors and sharded then coincide.
 
 public enum ExchangeMode: String, CaseIterable, Sendable {
     case dense, factors, sharded, auto
@@ -25,10 +27,19 @@ public enum Control {
     public static let loss = 3    // Σ NLL over the rank's shard
 }
 
+/// Where the parameters live: one copy per rank, or one per node shared by its ranks.
+public enum ParameterMemory: String, CaseIterable, Sendable {
+    case auto, shared, `private`
+}
+
 public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
     public let layers: [LayerExchange]
+    public let sharedParameters: Bool
 
-    public init(layers: [LayerExchange]) { self.layers = layers }
+    public init(layers: [LayerExchange], sharedParameters: Bool = false) {
+        self.layers = layers
+        self.sharedParameters = sharedParameters
+    }
 
     /// Per-layer choice. `auto` takes, for each layer, the way with the least modelled time: the
     /// dense allreduce; the gathered factors plus the GEMM work every rank then repeats (it forms
@@ -37,31 +48,38 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
     /// rank (and every rerun) makes the same choice. A layer with fewer inputs than ranks cannot be
     /// sharded and takes factors instead.
     public static func choose(_ mode: ExchangeMode, layout: ParameterLayout, batchSize: Int,
-                              worldSize: Int, acrossNodes: Bool) -> ExchangePlan {
+                              worldSize: Int, acrossNodes: Bool, sharedParameters: Bool = false) -> ExchangePlan {
+        let shared = sharedParameters && worldSize > 1
         let layers = layout.layers.enumerated().map { l, slot -> LayerExchange in
             // One rank exchanges nothing: every layer takes the fused update.
             if worldSize == 1 { return .factors }
-            let shardable = slot.inputs >= worldSize
+            // Shared parameters: every rank writes only its rows, so factors means sharded.
+            let shardable = slot.inputs >= worldSize || shared
             switch mode {
             case .dense: return .dense
-            case .factors: return .factors
+            case .factors: return shared ? .sharded : .factors
             case .sharded: return shardable ? .sharded : .factors
             case .auto:
                 let cost = CostModel(acrossNodes: acrossNodes)
                 var options: [(LayerExchange, Double)] = [
-                    (.dense, cost.denseTime(slot, worldSize: worldSize)),
-                    (.factors, cost.factorsTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize)),
+                    (.dense, cost.denseTime(slot, worldSize: worldSize, sharedParameters: shared)),
                 ]
+                if !shared {
+                    options.append((.factors, cost.factorsTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize)))
+                }
                 if shardable {
-                    options.append((.sharded, cost.shardedTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize)))
+                    options.append((.sharded, cost.shardedTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize,
+                                                               sharedParameters: shared)))
                 }
                 return options.min { $0.1 < $1.1 }!.0
             }
         }
-        return ExchangePlan(layers: layers)
+        return ExchangePlan(layers: layers, sharedParameters: shared)
     }
 
-    public var description: String { layers.map(\.rawValue).joined(separator: ",") }
+    public var description: String {
+        layers.map(\.rawValue).joined(separator: ",") + (sharedParameters ? " (parameters shared on the node)" : "")
+    }
     public var denseLayers: [Int] { layers.indices.filter { layers[$0] == .dense } }
     /// Layers whose input and delta rows are gathered (factors and sharded).
     public var gatheredLayers: [Int] { layers.indices.filter { layers[$0] != .dense } }
@@ -83,21 +101,22 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
         public let memoryBytesPerSecond = 30e9
 
         /// Ring allreduce: each rank sends and receives 2(P-1)/P of the gradient; then a pass that
-        /// reads gradient and weight and writes the weight.
-        public func denseTime(_ slot: LayerSlot, worldSize p: Int) -> Double {
+        /// reads gradient and weight and writes the weight (1/P of it each, when shared).
+        public func denseTime(_ slot: LayerSlot, worldSize p: Int, sharedParameters: Bool = false) -> Double {
             guard p > 1 else { return 0 }
             let bytes = 4.0 * Double(slot.inputs * slot.outputs + slot.outputs)
             return 2 * Double(p - 1) * latency + 2 * Double(p - 1) / Double(p) * bytes / bytesPerSecond
-                + 3 * bytes / memoryBytesPerSecond
+                + 3 * bytes / memoryBytesPerSecond / (sharedParameters ? Double(p) : 1)
         }
 
         /// Gathered factors, no repeated work, then every rank's updated rows gathered:
-        /// (P-1)/P of the weight received.
-        public func shardedTime(_ slot: LayerSlot, isFirstLayer: Bool, batchSize b: Int, worldSize p: Int) -> Double {
+        /// (P-1)/P of the weight received (nothing when the parameters are shared).
+        public func shardedTime(_ slot: LayerSlot, isFirstLayer: Bool, batchSize b: Int, worldSize p: Int,
+                                sharedParameters: Bool = false) -> Double {
             guard p > 1 else { return 0 }
             let columns = slot.outputs + (isFirstLayer ? 0 : slot.inputs)
             let factorBytes = 4.0 * Double(b * columns) * Double(p - 1) / Double(p)
-            let weightBytes = 4.0 * Double(slot.inputs * slot.outputs) * Double(p - 1) / Double(p)
+            let weightBytes = sharedParameters ? 0 : 4.0 * Double(slot.inputs * slot.outputs) * Double(p - 1) / Double(p)
             return 2 * Double(p - 1) * latency + (factorBytes + weightBytes) / bytesPerSecond
         }
 
@@ -121,22 +140,30 @@ final class GradientExchange {
     private typealias Gather = (base: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32])
     private var gathers: [Gather] = []
     private var weightGathers: [Gather] = []
-    /// For each sharded layer, the rows of its weight this rank updates.
+    private let sharedParameters: Bool
+    /// The rows of each layer's weight this rank updates (all rows when absent).
     let ownedRows: [Int: Range<Int>]
+    /// The layers whose bias this rank updates.
+    let ownedBiases: Set<Int>
 
     /// `fullActivations` / `fullDeltas` are the (B, n) buffers whose shard rows this rank fills.
     init(plan: ExchangePlan, world: Communicator, parameters: ParameterSet, gradients: ParameterSet,
          fullActivations: [Matrix], fullDeltas: [Matrix], shards: [Shard]) {
         self.world = world
+        sharedParameters = plan.sharedParameters
+        let layers = parameters.layout.layers
         var owned: [Int: Range<Int>] = [:]
-        for l in plan.shardedLayers {
-            let slot = parameters.layout.layers[l]
-            let rowShards = Shard.all(batchSize: slot.inputs, worldSize: world.size)
-            owned[l] = rowShards[world.rank].start..<rowShards[world.rank].start + rowShards[world.rank].count
-            weightGathers.append((parameters.weight(l).base, rowShards.map { Int32($0.count * slot.outputs) },
-                                  rowShards.map { Int32($0.start * slot.outputs) }))
+        for l in layers.indices where plan.layers[l] == .sharded || plan.sharedParameters {
+            let slot = layers[l]
+            owned[l] = Shard.rows(slot.inputs, rank: world.rank, worldSize: world.size)
+            guard !plan.sharedParameters else { continue }
+            let split = (0..<world.size).map { Shard.rows(slot.inputs, rank: $0, worldSize: world.size) }
+            weightGathers.append((parameters.weight(l).base, split.map { Int32($0.count * slot.outputs) },
+                                  split.map { Int32($0.lowerBound * slot.outputs) }))
         }
         ownedRows = owned
+        // Private parameters: every rank updates every bias. Shared: layer l's bias is rank (l mod P)'s.
+        ownedBiases = Set(layers.indices.filter { !plan.sharedParameters || $0 % world.size == world.rank })
         // Allreduce: each dense layer's weight and bias, then the control block; adjacent ones merged.
         var ranges = plan.denseLayers.map { gradients.layout.layers[$0].weightOffset..<gradients.layout.layers[$0].end }
         ranges.append(gradients.layout.count..<gradients.layout.count + Control.count)
@@ -169,8 +196,10 @@ final class GradientExchange {
         }
     }
 
-    /// After the update: every rank's updated rows of the sharded layers, gathered.
-    func gatherUpdatedWeights() throws {
+    /// After the update: every rank's updated rows of the sharded layers gathered, or, with shared
+    /// parameters, every rank's writes made visible to all.
+    func finishUpdate() throws {
+        if sharedParameters { try world.fenceNodeShared() }
         for gather in weightGathers {
             try world.allgather(gather.base, counts: gather.counts, displacements: gather.displacements)
         }

@@ -19,26 +19,32 @@ public struct SGD: Equatable, Sendable {
     public func rate(at iteration: Int) -> Double { learningRate / (1 + decay * Double(iteration)) }
 
     /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·G and b ← b − (η/B)·g, with G and g summed over
-    /// the B samples of the global batch (the allreduced gradient buffer).
-    public func applyDense(layer l: Int, to p: ParameterSet, gradients g: ParameterSet, batchSize: Int, rate eta: Double) {
-        let w = p.weight(l).base, gw = g.weight(l).base
-        let n = p.weight(l).count
+    /// the B samples of the global batch (the allreduced gradient buffer). With `rows`, only those
+    /// rows of W; without `bias`, the bias is left to another rank (node-shared parameters).
+    public func applyDense(layer l: Int, rows: Range<Int>? = nil, bias: Bool = true, to p: ParameterSet,
+                           gradients g: ParameterSet, batchSize: Int, rate eta: Double) {
+        let rows = rows ?? 0..<p.layout.layers[l].inputs
+        let outputs = p.layout.layers[l].outputs
+        let w = p.weight(l).row(rows.lowerBound), gw = g.weight(l).row(rows.lowerBound)
+        let n = rows.count * outputs
         let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(batchSize))
         if shrink == 0 {
             for i in 0..<n { w[i] = keep * w[i] + alpha * gw[i] }
         } else {
             for i in 0..<n { w[i] = keep * w[i] - shrink * sign(w[i]) + alpha * gw[i] }
         }
+        guard bias else { return }
         let b = p.bias(l), gb = g.bias(l)
-        for j in 0..<p.layout.layers[l].outputs { b[j] += alpha * gb[j] }
+        for j in 0..<outputs { b[j] += alpha * gb[j] }
     }
 
     /// The same update with the gradient formed from its factors, every sample of the global batch:
     /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·Aᵀ·D in one GEMM (β carries the decay), and
     /// b ← b − (η/B)·Σ_rows D. `input` A is (B, n_in), `delta` D is (B, n_out). With `rows`, only
-    /// those rows of W are updated (from those columns of A); the bias always in full.
-    public func applyFactors(layer l: Int, rows: Range<Int>? = nil, to p: ParameterSet, input: Matrix, delta: Matrix,
-                             rate eta: Double, ones: UnsafePointer<Float>) {
+    /// those rows of W are updated (from those columns of A); without `bias`, the bias is left to
+    /// another rank (node-shared parameters).
+    public func applyFactors(layer l: Int, rows: Range<Int>? = nil, bias: Bool = true, to p: ParameterSet, input: Matrix,
+                             delta: Matrix, rate eta: Double, ones: UnsafePointer<Float>) {
         let all = 0..<p.layout.layers[l].inputs
         let rows = rows ?? all
         let w = p.weight(l).rows(rows.lowerBound, count: rows.count)              // (rows, n_out)
@@ -50,8 +56,8 @@ public struct SGD: Equatable, Sendable {
             for i in 0..<w.count { base[i] = keep * base[i] - shrink * sign(base[i]) }
             beta = 1
         }
-        BLAS.gemm(a, delta, into: w, transposeA: true, alpha: alpha, beta: beta)
-        BLAS.addColumnSums(of: delta, into: p.bias(l), alpha: alpha, beta: 1, ones: ones)
+        if !rows.isEmpty { BLAS.gemm(a, delta, into: w, transposeA: true, alpha: alpha, beta: beta) }
+        if bias { BLAS.addColumnSums(of: delta, into: p.bias(l), alpha: alpha, beta: 1, ones: ones) }
     }
 
     /// The penalty λ₁·‖W‖₁ + λ₂·‖W‖₂² over all weight matrices (not biases).

@@ -36,10 +36,24 @@ public final class Trainer {
         guard batchSize <= data.train.count else {
             throw ConfigurationError("--batch-size \(batchSize) is larger than the \(data.train.count) training samples.")
         }
+        let oneNode = world.nodeSize == world.size
+        if configuration.parameterMemory == .shared && !oneNode {
+            throw ConfigurationError("--parameter-memory shared needs every rank on one node; this job spans \(world.size / max(1, world.nodeSize)) nodes. Use auto or private.")
+        }
+        let share = world.size > 1 && oneNode && configuration.parameterMemory != .private
         self.configuration = configuration
         self.world = world
         self.data = data
-        self.parameters = parameters
+        if share {
+            // One copy for the node: rank 0 writes the starting values, everyone waits for them.
+            let base = try world.allocateNodeShared(floats: parameters.layout.count)
+            let shared = ParameterSet(parameters.layout, storage: FloatStorage(borrowing: base, count: parameters.layout.count))
+            if world.isRoot { shared.copy(from: parameters) }
+            try world.fenceNodeShared()
+            self.parameters = shared
+        } else {
+            self.parameters = parameters
+        }
         model = MLP(configuration.architecture)
         sgd = configuration.sgd
         schedule = MinibatchSchedule(train: data.train, batchSize: batchSize, shuffle: configuration.shuffle,
@@ -47,14 +61,14 @@ public final class Trainer {
         self.state = state ?? TrainingState(stopping: EarlyStopping(patience: configuration.patience,
                                                                     batchesPerEpoch: schedule.batchesPerEpoch))
         plan = ExchangePlan.choose(configuration.exchange, layout: parameters.layout, batchSize: batchSize,
-                                   worldSize: world.size, acrossNodes: world.nodeSize < world.size)
+                                   worldSize: world.size, acrossNodes: !oneNode, sharedParameters: share)
         let shards = Shard.all(batchSize: batchSize, worldSize: world.size)
         shard = shards[world.rank]
         gradients = ParameterSet(parameters.layout, extra: Control.count)
         workspace = Workspace(configuration.architecture, rows: batchSize)
         mine = (workspace.activations(shard.start, count: shard.count), workspace.deltas(shard.start, count: shard.count))
         full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
-        exchange = GradientExchange(plan: plan, world: world, parameters: parameters, gradients: gradients,
+        exchange = GradientExchange(plan: plan, world: world, parameters: self.parameters, gradients: gradients,
                                     fullActivations: full.activations, fullDeltas: full.deltas, shards: shards)
         clockStart = world.wallTime()
     }
@@ -157,14 +171,15 @@ public final class Trainer {
         for l in 0..<model.layerCount {
             switch plan.layers[l] {
             case .dense:
-                sgd.applyDense(layer: l, to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
+                sgd.applyDense(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
+                               to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
             case .factors, .sharded:
                 let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), all ranks' rows
-                sgd.applyFactors(layer: l, rows: exchange.ownedRows[l], to: parameters, input: input,
-                                 delta: full.deltas[l], rate: eta, ones: ones)
+                sgd.applyFactors(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
+                                 to: parameters, input: input, delta: full.deltas[l], rate: eta, ones: ones)
             }
         }
-        try exchange.gatherUpdatedWeights()                                  // sharded layers' rows from their owners
+        try exchange.finishUpdate()                     // other ranks' rows: gathered, or visible in shared memory
         state.iteration += 1
         state.lossSinceValidation += meanLoss
         state.stepsSinceValidation += 1

@@ -25,6 +25,9 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Gradient exchange: dense, factors or auto.", valueName: "mode"))
     var exchange: ExchangeMode = .auto
 
+    @Option(help: ArgumentHelp("Where the parameters live: shared, private or auto.", valueName: "where"))
+    var parameterMemory: ParameterMemory = .auto
+
     @Option(help: ArgumentHelp("OpenBLAS threads per rank (default: the node's cores divided among its ranks).", valueName: "n"))
     var blasThreads: Int?
 
@@ -97,6 +100,7 @@ struct Bench: ParsableCommand {
             configuration.epochs = 1_000_000
             configuration.patience = Int.max / 4
             configuration.exchange = exchange
+            configuration.parameterMemory = parameterMemory
             let trainer = try world.together {
                 try Trainer(configuration: configuration, data: mnist, world: world, parameters: .initialized(architecture, seed: 1234))
             }

@@ -111,6 +111,7 @@ struct Train: ParsableCommand {
         c.sgd.l2 = optimizer.l2 ?? c.sgd.l2
         c.epochs = optimizer.epochs ?? c.epochs
         c.exchange = parallel.exchange
+        c.parameterMemory = parallel.parameterMemory
         c.checkReplicasEvery = parallel.checkReplicas
         c.checkpointDirectory = checkpoints.checkpointDir
         return c

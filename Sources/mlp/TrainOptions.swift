@@ -5,6 +5,7 @@ import MLPCore
 
 extension Activation: ExpressibleByArgument {}
 extension ExchangeMode: ExpressibleByArgument {}
+extension ParameterMemory: ExpressibleByArgument {}
 
 /// "500" or "500,300": the widths of the hidden layers.
 struct HiddenSizes: ExpressibleByArgument, Equatable {
@@ -94,8 +95,11 @@ struct OptimizerOptions: ParsableArguments {
 }
 
 struct ParallelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (allgather of activations and deltas) or auto (per layer, from a cost model).", valueName: "mode"))
+    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (gather activations and deltas; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight) or auto (per layer, from a cost model).", valueName: "mode"))
     var exchange: ExchangeMode = .auto
+
+    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node).", valueName: "where"))
+    var parameterMemory: ParameterMemory = .auto
 
     @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads per rank. Default: the node's cores divided among the ranks on it; OPENBLAS_NUM_THREADS also works.", valueName: "n"))
     var blasThreads: Int?

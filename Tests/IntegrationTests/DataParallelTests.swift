@@ -17,8 +17,14 @@ extension Integration {
             return (result, try? Checkpoint.load(dir + "/last.safetensors"))
         }
 
-        /// P = 2, 3, 4 ranks with each exchange path equal P = 1 after 40 steps, at a batch that
-        /// divides P and one that does not (21: shards of 11+10, 7+7+7, 6+5+5+5).
+        /// Every exchange path on P = 2, 3, 4 ranks, with the parameters shared on the node (the
+        /// default here) and private to each rank (as across nodes).
+        static let paths: [(ranks: Int, exchange: String, memory: String)] =
+            [2, 3, 4].flatMap { p in ["dense", "factors", "sharded", "auto"].map { (p, $0, "auto") } }
+            + [2, 3].flatMap { p in ["dense", "factors", "sharded"].map { (p, $0, "private") } }
+
+        /// Each path equals P = 1 after 40 steps, at a batch that divides P and one that does not
+        /// (21: shards of 11+10, 7+7+7, 6+5+5+5).
         /// Stated tolerance: |Δθ| ≤ 1e-4 · (|θ| + 1e-3) for every parameter (float rounding of
         /// sums taken in another order; a wrong shard or a missing gradient is orders larger).
         @Test(arguments: [20, 21])
@@ -28,16 +34,17 @@ extension Integration {
             #expect(oneResult.status == 0, "\(oneResult.output)")
             let reference = try #require(one)
             #expect(reference.state.iteration == 40)
-            for ranks in [2, 3, 4] {
-                for exchange in ["dense", "factors", "sharded", "auto"] {
-                    let (result, many) = try train(ranks: ranks, batch: batch, exchange: exchange, in: scratch, name: "p\(ranks)\(exchange)")
-                    #expect(result.status == 0, "P=\(ranks) \(exchange): \(result.output)")
-                    guard let many else { Issue.record("P=\(ranks) \(exchange): no checkpoint"); continue }
-                    #expect(many.state.iteration == 40 && many.worldSize == ranks)
-                    let worst = worstRelativeDifference(many.parameters, reference.parameters)
-                    #expect(worst <= 1e-4, "P=\(ranks) \(exchange) batch \(batch): worst relative difference \(worst)")
-                    #expect(worst > 0 || exchange != "dense", "dense sums in another order: some rounding must show")
-                }
+            for (ranks, exchange, memory) in Self.paths {
+                let name = "P=\(ranks) \(exchange) \(memory)"
+                let (result, many) = try train(ranks: ranks, batch: batch, exchange: exchange, in: scratch,
+                                               name: "p\(ranks)\(exchange)\(memory)", extra: ["--parameter-memory", memory])
+                #expect(result.status == 0, "\(name): \(result.output)")
+                #expect(result.stdout.contains("shared on the node") == (memory == "auto"), "\(name): \(result.stdout)")
+                guard let many else { Issue.record("\(name): no checkpoint"); continue }
+                #expect(many.state.iteration == 40 && many.worldSize == ranks)
+                let worst = worstRelativeDifference(many.parameters, reference.parameters)
+                #expect(worst <= 1e-4, "\(name) batch \(batch): worst relative difference \(worst)")
+                #expect(worst > 0 || exchange != "dense", "dense sums in another order: some rounding must show")
             }
         }
 

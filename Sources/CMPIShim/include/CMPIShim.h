@@ -25,7 +25,6 @@ int CMPIShim_set_errors_return(void);
 /* Who am I */
 int CMPIShim_rank(int *rank);
 int CMPIShim_size(int *size);
-int CMPIShim_node_size(int *size);          /* ranks that share this rank's node (MPI_COMM_TYPE_SHARED) */
 int CMPIShim_processor_name(char *name, int *length);
 
 /* Collectives on MPI_COMM_WORLD */
@@ -36,6 +35,19 @@ int CMPIShim_allgather_int64(const int64_t *value, int64_t *all);           /* o
 int CMPIShim_allgatherv_float(float *buffer, const int *counts, const int *displacements); /* in place */
 int CMPIShim_bcast_bytes(void *buffer, int count, int root);
 int CMPIShim_barrier(void);
+
+/* A node's shared memory (MPI-3 shared windows). Communicators and windows travel as opaque
+   pointers: Open MPI's MPI_Comm and MPI_Win are pointers to its own structs. */
+int CMPIShim_comm_split_node(void **node_comm);   /* the ranks sharing this rank's node */
+int CMPIShim_comm_size(void *comm, int *size);
+int CMPIShim_comm_rank(void *comm, int *rank);
+int CMPIShim_comm_free(void **comm);
+int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window);
+int CMPIShim_win_shared_query(void *window, int rank, void **base);
+int CMPIShim_win_lock_all(void *window);
+int CMPIShim_win_sync(void *window);
+int CMPIShim_win_unlock_all(void *window);
+int CMPIShim_win_free(void **window);
 
 /* Time and errors */
 double CMPIShim_wtime(void);
