@@ -9,6 +9,8 @@
 // copy of the parameters in node memory: each rank writes only its rows (and some biases) and a
 // fence replaces the gathering of updated rows; factors and sharded then coincide.
 
+import Foundation
+
 public enum ExchangeMode: String, CaseIterable, Sendable {
     case dense, factors, sharded, auto
 }
@@ -105,7 +107,7 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
         public func denseTime(_ slot: LayerSlot, worldSize p: Int, sharedParameters: Bool = false) -> Double {
             guard p > 1 else { return 0 }
             let bytes = 4.0 * Double(slot.inputs * slot.outputs + slot.outputs)
-            return 2 * Double(p - 1) * latency + 2 * Double(p - 1) / Double(p) * bytes / bytesPerSecond
+            return 2 * log2(Double(p)) * latency + 2 * Double(p - 1) / Double(p) * bytes / bytesPerSecond
                 + 3 * bytes / memoryBytesPerSecond / (sharedParameters ? Double(p) : 1)
         }
 
@@ -117,7 +119,7 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             let columns = slot.outputs + (isFirstLayer ? 0 : slot.inputs)
             let factorBytes = 4.0 * Double(b * columns) * Double(p - 1) / Double(p)
             let weightBytes = sharedParameters ? 0 : 4.0 * Double(slot.inputs * slot.outputs) * Double(p - 1) / Double(p)
-            return 2 * Double(p - 1) * latency + (factorBytes + weightBytes) / bytesPerSecond
+            return 2 * log2(Double(p)) * latency + (factorBytes + weightBytes) / bytesPerSecond
         }
 
         /// Allgather of the delta rows (and of the input rows, except for the first layer, whose
@@ -128,7 +130,7 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             let bytes = 4.0 * Double(b * columns) * Double(p - 1) / Double(p)
             let extraRows = Double(b) - Double(b) / Double(p)
             let extraFlops = 2 * Double(slot.inputs * slot.outputs) * extraRows
-            return Double(p - 1) * latency + bytes / bytesPerSecond + extraFlops / flopsPerSecond
+            return log2(Double(p)) * latency + bytes / bytesPerSecond + extraFlops / flopsPerSecond
         }
     }
 }

@@ -61,10 +61,12 @@ public enum RunLog {
             throw ConfigurationError("\(path): cannot read the log file. Pass a file written by `mlp train --log-json`.")
         }
         var records: [ValidationRecord] = []
+        var batchesPerEpoch = 0
         for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw ConfigurationError("\(path):\(index + 1): not a JSON object. Pass a file written by `mlp train --log-json`.")
             }
+            if object["event"] as? String == "start" { batchesPerEpoch = (object["batches_per_epoch"] as? NSNumber)?.intValue ?? 0 }
             guard object["event"] as? String == "validation" else { continue }
             func number(_ key: String) throws -> Double {
                 guard let value = object[key] as? NSNumber else {
@@ -73,7 +75,7 @@ public enum RunLog {
                 return value.doubleValue
             }
             records.append(ValidationRecord(
-                epoch: Int(try number("epoch")), iteration: Int(try number("iteration")), batchesPerEpoch: 0,
+                epoch: Int(try number("epoch")), iteration: Int(try number("iteration")), batchesPerEpoch: batchesPerEpoch,
                 trainLoss: try number("train_loss"), validationError: try number("validation_error"),
                 bestValidationError: try number("best_validation_error"),
                 testError: (object["test_error"] as? NSNumber)?.doubleValue, improved: object["test_error"] is NSNumber,

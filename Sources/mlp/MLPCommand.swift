@@ -10,7 +10,7 @@ struct MLPCommand: ParsableCommand {
         commandName: "mlp",
         abstract: "Train the Theano tutorial's multilayer perceptron on MNIST, data-parallel over MPI.",
         discussion: "Run `mlp train` as one process, or under `mpirun -np P mlp train` on P ranks.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Inspect.self, Bench.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, Inspect.self, Plot.self, Bench.self, Scaling.self])
 
     static func main() {
         do {

@@ -28,7 +28,7 @@ final class Reporter: TrainingObserver {
             ("parameters", .integer(trainer.parameters.layout.count)), ("world_size", .integer(trainer.world.size)),
             ("batch_size", .integer(trainer.configuration.batchSize)), ("learning_rate", .number(trainer.configuration.sgd.learningRate)),
             ("exchange", .string(trainer.plan.description)), ("blas_threads", .integer(BLAS.threads)),
-            ("iteration", .integer(trainer.state.iteration)),
+            ("iteration", .integer(trainer.state.iteration)), ("batches_per_epoch", .integer(trainer.schedule.batchesPerEpoch)),
         ]))
     }
 

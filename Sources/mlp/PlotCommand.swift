@@ -1,0 +1,117 @@
+// `mlp plot` draws a run's learning curves from its JSON log; `mlp scaling` turns the rows of
+// Scripts/scaling-bench.sh into a table, a latency-bandwidth model and a speedup plot.
+import ArgumentParser
+import Foundation
+import MLPCore
+
+struct Plot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw learning curves (training loss; validation and test error) from a --log-json file as SVG.")
+
+    @Argument(help: ArgumentHelp("A JSON Lines log written by `mlp train --log-json`.", valueName: "log"))
+    var log: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The SVG file to write.", valueName: "file"))
+    var output = "learning-curves.svg"
+
+    @Flag(help: "Instead of a plot, print the validation records as CSV on stdout.")
+    var csv = false
+
+    func run() throws {
+        let records = try RunLog.readValidations(log)
+        if csv {
+            print(RunLog.csv(records), terminator: "")
+            return
+        }
+        guard !records.isEmpty else { throw ConfigurationError("\(log): no validation records to plot yet.") }
+        let name = ((log as NSString).lastPathComponent as NSString).deletingPathExtension
+        try write(Chart.svg(Chart.learningCurves(records, title: name)), to: output)
+        print("wrote \(output) (\(records.count) validations)")
+    }
+}
+
+struct Scaling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise `mlp bench --csv` rows: speedup and efficiency per rank count, the time split, a latency-bandwidth model, and an SVG plot.")
+
+    @Argument(help: ArgumentHelp("CSV rows written by `mlp bench --csv` for several rank counts.", valueName: "csv"))
+    var csv: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The SVG file to write.", valueName: "file"))
+    var output = "scaling.svg"
+
+    @Flag(help: "The rows are weak scaling (fixed batch per rank): efficiency is throughput per rank against one rank.")
+    var weak = false
+
+    @Option(help: ArgumentHelp("Network latency for the model's prediction, µs per message.", valueName: "µs"))
+    var latencyUs = 50.0
+
+    @Option(help: ArgumentHelp("Network bandwidth for the model's prediction, Gbit/s.", valueName: "Gbit/s"))
+    var bandwidthGbps = 10.0
+
+    func run() throws {
+        let rows = try ScalingRow.read(csv: csv)
+        let batches = Array(Set(rows.map(\.batch))).sorted()
+        let perRankBatches = weak ? Array(Set(rows.map { $0.batch / $0.ranks })).sorted() : batches
+        print("| \(weak ? "batch per rank" : "global batch") | ranks | exchange | samples/s (spread) | speedup | efficiency | step ms | compute ms | exchange ms | validation % of epoch |")
+        print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        var series: [Series] = []
+        for (i, size) in perRankBatches.enumerated() {
+            let group = rows.filter { (weak ? $0.batch / $0.ranks : $0.batch) == size }.sorted { $0.ranks < $1.ranks }
+            guard let one = group.first(where: { $0.ranks == 1 }) else { continue }
+            var points: [(x: Double, y: Double)] = []
+            for row in group {
+                let speedup = row.samplesPerSecond / one.samplesPerSecond
+                let efficiency = speedup / Double(row.ranks)
+                points.append((Double(row.ranks), speedup))
+                print(String(format: "| %d | %d | %@ | %.0f (%.1f%%) | %.2f× | %.0f%% | %.3f | %.3f | %.3f | %.1f |", size, row.ranks,
+                             row.exchange, row.samplesPerSecond, row.spreadPercent, speedup, 100 * efficiency,
+                             row.stepMilliseconds, row.computeMilliseconds, row.exchangeMilliseconds, row.validationPercent))
+            }
+            series.append(Series("\(weak ? "b" : "B") = \(size)", points, color: Chart.palette[(i + 1) % Chart.palette.count], markers: true))
+        }
+        let maxRanks = Double(rows.map(\.ranks).max() ?? 1)
+        series.insert(Series("ideal", [(1, 1), (maxRanks, maxRanks)], color: "#999999", dashed: true), at: 0)
+        try write(Chart.svg([Chart(title: weak ? "Weak scaling" : "Strong scaling", xLabel: "ranks",
+                                   yLabel: weak ? "throughput / one rank's" : "speedup over one rank", series: series, yFrom: 0)]), to: output)
+
+        // The model: fitted to the measured allreduce, and with the network figures given.
+        let measured = rows.filter { $0.ranks > 1 }.compactMap(LatencyBandwidthModel.fitted).first
+        let given = LatencyBandwidthModel(name: "given network", latency: latencyUs * 1e-6, bytesPerSecond: bandwidthGbps * 1e9 / 8)
+        print("")
+        print("Latency-bandwidth model: step(P) = compute(B/P) + min(dense allreduce, sharded exchange); predicted efficiency")
+        print("")
+        print("| model | \(weak ? "batch per rank" : "global batch") | 8 ranks | 64 ranks | 512 ranks |")
+        print("|---|---:|---:|---:|---:|")
+        for model in [measured, given].compactMap({ $0 }) {
+            for size in perRankBatches {
+                guard let one = rows.first(where: { $0.ranks == 1 && (weak ? $0.batch : $0.batch) == size }) else { continue }
+                let compute = one.stepMilliseconds / 1e3
+                let cells = [8, 64, 512].map { p -> String in
+                    let batch = weak ? size * p : size
+                    guard batch >= p else { return "n/a (B < P)" }
+                    let e = weak
+                        ? compute / (compute + model.exchangeSeconds(ranks: p, batch: batch, floats: one.modelFloats))
+                        : model.efficiency(ranks: p, batch: batch, oneRankCompute: compute, floats: one.modelFloats)
+                    return String(format: "%.0f%%", 100 * e)
+                }
+                print("| \(model) | \(size) | " + cells.joined(separator: " | ") + " |")
+            }
+        }
+        if let measured, let check = rows.first(where: { $0.ranks > 1 }), let one = rows.first(where: { $0.ranks == 1 && $0.batch == check.batch }) {
+            let predicted = one.stepMilliseconds / 1e3 * Double(check.batch / check.ranks) / Double(check.batch)
+                + measured.exchangeSeconds(ranks: check.ranks, batch: check.batch, floats: one.modelFloats)
+            print("")
+            print(String(format: "Model check at %d ranks, batch %d: predicted step %.3f ms, measured %.3f ms (error %+.0f%%).",
+                         check.ranks, check.batch, predicted * 1e3, check.stepMilliseconds, 100 * (predicted * 1e3 - check.stepMilliseconds) / check.stepMilliseconds))
+        }
+        print("")
+        print("wrote \(output)")
+    }
+}
+
+func write(_ text: String, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+        throw ConfigurationError("-o \(path): cannot write the file (missing directory or no permission).")
+    }
+}
