@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/setup.sh
-swift build -c release
+# Build unless the binary is newer than every source (a no-op build still takes seconds).
+if [ ! -x .build/release/mlp ] || [ -n "$(find -L Package.swift Sources -newer .build/release/mlp -print -quit)" ]; then
+    swift build -c release
+fi
 mkdir -p runs/latest
 ranks=$(nproc)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

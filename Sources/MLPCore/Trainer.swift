@@ -15,6 +15,8 @@ public final class Trainer {
     public private(set) var profile = StepProfile()
     /// Rank 0: where `last.safetensors` (every validation) and `best.safetensors` (every new best) go.
     public var checkpoints: CheckpointWriter?
+    /// Told of every step and validation, so that it can end a rank stuck waiting for a lost peer.
+    public var watchdog: Watchdog?
 
     private let model: MLP
     private let sgd: SGD
@@ -95,6 +97,7 @@ public final class Trainer {
             if world.isRoot {
                 observer?.stepped(iteration: state.iteration, batchesPerEpoch: schedule.batchesPerEpoch)
                 if state.stopping.isValidationPoint(iteration) {
+                    watchdog?.beat(.validation, iteration: state.iteration)
                     let start = world.wallTime()
                     do {
                         try validate(trainingSeconds: start - lastValidationEnd, observer: observer)
@@ -110,6 +113,7 @@ public final class Trainer {
                 try checkReplicas()
             }
         }
+        watchdog?.beat(.finishing, iteration: state.iteration)
         if stopReason == .epochs && rootWantsStop { stopReason = .patience }
         if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
         if stopReason == .signal, world.isRoot, let checkpoints {
@@ -132,6 +136,7 @@ public final class Trainer {
         let control = gradients.storage.base + gradients.layout.count
         let ones = UnsafePointer(workspace.ones.base)
         let t0 = world.wallTime()
+        watchdog?.beat(.training, iteration: iteration)
 
         // ---- forward: this rank's shard of the global minibatch ----
         let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
@@ -155,6 +160,7 @@ public final class Trainer {
         control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
         control[Control.error] = failure != nil ? 1 : 0
         control[Control.loss] = Float(loss)
+        watchdog?.beat(.exchange)
         try exchange.run()
         let t3 = world.wallTime()
         // Every rank sees the same sums, so every rank leaves at this same iteration.

@@ -24,6 +24,7 @@ struct Train: ParsableCommand {
     func run() throws {
         StopSignal.install()
         let world = try Session.start()
+        let watchdog = parallel.watchdog > 0 ? Watchdog(timeout: parallel.watchdog, rank: world.rank, worldSize: world.size) : nil
 
         // Rank 0 alone reads the checkpoint to resume from; every rank gets its verified bytes.
         var resumeBytes = try world.together { world.isRoot ? try checkpoints.resume.map(Checkpoint.readBytes) ?? [] : [] }
@@ -52,6 +53,7 @@ struct Train: ParsableCommand {
         let mnist = try world.together {
             try MNIST.load(directory: data.directory, trainLimit: data.trainLimit, evalLimit: data.evalLimit)
         }
+        watchdog?.beat(.setup)
         if let resumed, resumed.trainSamples != mnist.train.count {
             try world.failTogether(CheckpointError.conflict(flag: "--train-limit", given: String(mnist.train.count),
                                                             stored: "\(resumed.trainSamples) training samples", path: checkpoints.resume!))
@@ -63,10 +65,12 @@ struct Train: ParsableCommand {
                         state: resumed?.state)
         }
         trainer.checkpoints = outputs.0
+        trainer.watchdog = watchdog
         let reporter = Reporter(quiet: output.quiet, json: outputs.1, csv: outputs.2)
         if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
 
         let summary = try trainer.run(observer: world.isRoot ? reporter : nil)
+        watchdog?.beat(.finishing, iteration: summary.iterations)
 
         let profiles = output.profile ? try gatherProfiles(trainer) : nil
         if world.isRoot { reporter.finished(summary, profiles: profiles) }

@@ -104,11 +104,15 @@ struct ParallelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads per rank. Default: the node's cores divided among the ranks on it; OPENBLAS_NUM_THREADS also works.", valueName: "n"))
     var blasThreads: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Debug: every N steps compare a hash of the parameters across ranks and stop if they differ. (default: 0 = off)", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Debug: every N steps compare a hash of the parameters across ranks and stop if they differ; 0 turns it off.", valueName: "n"))
     var checkReplicas = 0
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("End this rank (and so the job) after this many seconds without progress, e.g. waiting for a rank that died or a network link that went down; 0 turns it off.", valueName: "seconds"))
+    var watchdog = 60.0
 
     func validate() throws {
         if let blasThreads, blasThreads < 1 || blasThreads > 1024 { throw ValidationError("--blas-threads \(blasThreads): must be in 1...1024.") }
+        if watchdog < 0 || !watchdog.isFinite { throw ValidationError("--watchdog \(watchdog): must be a number of seconds >= 0 (0 turns it off).") }
         if checkReplicas < 0 { throw ValidationError("--check-replicas \(checkReplicas): must be 0 (off) or a number of steps.") }
     }
 }

@@ -44,7 +44,7 @@ enum Launcher {
     /// mpirun's ranks share, so a time-out can end all of it. The test runner's threads block most
     /// signals and a child inherits the spawning thread's mask: mpirun would then never see (nor
     /// forward) a SIGTERM, so the mask is cleared first.
-    static func start(_ command: [String], environment: [String: String] = [:]) throws -> (Process, String) {
+    static func start(_ command: [String], environment: [String: String] = [:], directory: String? = nil) throws -> (Process, String) {
         let scratch = NSTemporaryDirectory() + "mlp-run-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
@@ -52,13 +52,15 @@ enum Launcher {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
-        process.currentDirectoryURL = URL(fileURLWithPath: repository)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? repository)
         // This test process may itself be an MPI singleton (the unit tests start one); its OMPI_*,
         // PMIX_* and OPAL_* variables would make mpirun believe it runs inside that job.
         var env = ProcessInfo.processInfo.environment.filter { key, _ in
             !["OMPI_", "PMIX_", "OPAL_", "ORTE_"].contains { key.hasPrefix($0) } || key.hasPrefix("OMPI_ALLOW_RUN_AS_ROOT")
         }
         env["OMPI_MCA_btl_base_warn_component_unused"] = "0"
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"          // CI runs as root; harmless otherwise
+        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = FileHandle(forWritingAtPath: scratch + "/out")
@@ -89,9 +91,9 @@ enum Launcher {
         return result
     }
 
-    static func run(_ command: [String], timeout: Double = 180, environment: [String: String] = [:]) throws -> RunResult {
+    static func run(_ command: [String], timeout: Double = 180, environment: [String: String] = [:], directory: String? = nil) throws -> RunResult {
         let started = Date()
-        let (process, scratch) = try start(command, environment: environment)
+        let (process, scratch) = try start(command, environment: environment, directory: directory)
         return finish(process, scratch, started: started, timeout: timeout)
     }
 
@@ -123,6 +125,17 @@ final class Scratch {
     func directory(_ name: String) -> String {
         try! FileManager.default.createDirectory(atPath: file(name), withIntermediateDirectories: true)
         return file(name)
+    }
+}
+
+extension Scratch {
+    /// Makes this directory look like the repository for commands that use relative paths
+    /// (.build/release/mlp, data/mnist, Scripts/...): links to the real ones; their outputs stay here.
+    func linkRepository() -> Scratch {
+        for name in [".build", "data", "Scripts", "README.md", "Package.swift", "Sources"] {
+            try? FileManager.default.createSymbolicLink(atPath: file(name), withDestinationPath: Launcher.repository + "/" + name)
+        }
+        return self
     }
 }
 
