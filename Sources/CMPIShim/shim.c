@@ -35,10 +35,15 @@ int CMPIShim_allgather_int64(const int64_t *value, int64_t *all) {
 int CMPIShim_allgatherv_float(float *buffer, const int *counts, const int *displacements) {
     return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, MPI_COMM_WORLD);
 }
+int CMPIShim_reduce_scatter_sum_float(const float *send, float *receive, const int *counts) {
+    return MPI_Reduce_scatter(send, receive, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
 int CMPIShim_bcast_bytes(void *buffer, int count, int root) {
     return MPI_Bcast(buffer, count, MPI_BYTE, root, MPI_COMM_WORLD);
 }
 int CMPIShim_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+int CMPIShim_ibarrier(void **request) { return MPI_Ibarrier(MPI_COMM_WORLD, (MPI_Request *)request); }
+int CMPIShim_test(void **request, int *done) { return MPI_Test((MPI_Request *)request, done, MPI_STATUS_IGNORE); }
 
 int CMPIShim_comm_split_node(void **node_comm) {
     return MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, (MPI_Comm *)node_comm);

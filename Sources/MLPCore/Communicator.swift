@@ -1,6 +1,7 @@
 // The ranks of a job and the collectives the trainer needs. MPICommunicator is the only importer of
 // CMPIShim; a run without mpirun is an MPI singleton of one rank, the same code path.
 import CMPIShim
+import Glibc
 
 public protocol Communicator: AnyObject {
     var rank: Int { get }
@@ -18,6 +19,12 @@ public protocol Communicator: AnyObject {
     func allgather(_ value: Int64) throws -> [Int64]
     /// In place: rank r's `counts[r]` floats sit at `displacements[r]`; afterwards every rank has all.
     func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32]) throws
+    /// Sums `send` (every rank's whole buffer) across ranks and leaves rank r the r-th block of the
+    /// sum (`counts[r]` floats, blocks in rank order) in `receive`.
+    func reduceScatterSum(_ send: UnsafePointer<Float>, into receive: UnsafeMutablePointer<Float>, counts: [Int32]) throws
+    /// Waits for every rank without spinning: for ranks that idle while rank 0 validates, so that
+    /// rank 0 can use the whole node.
+    func barrierSleeping() throws
     /// Root's bytes to every rank; the others' arrays are resized to fit.
     func broadcast(_ bytes: inout [UInt8], from root: Int) throws
     func barrier() throws
@@ -144,6 +151,21 @@ public final class MPICommunicator: Communicator {
     }
 
     public func barrier() throws { try Self.check(CMPIShim_barrier(), "MPI_Barrier") }
+
+    public func reduceScatterSum(_ send: UnsafePointer<Float>, into receive: UnsafeMutablePointer<Float>, counts: [Int32]) throws {
+        try Self.check(CMPIShim_reduce_scatter_sum_float(send, receive, counts), "MPI_Reduce_scatter")
+    }
+
+    public func barrierSleeping() throws {
+        var request: UnsafeMutableRawPointer?
+        try Self.check(CMPIShim_ibarrier(&request), "MPI_Ibarrier")
+        var done: Int32 = 0
+        while true {
+            try Self.check(CMPIShim_test(&request, &done), "MPI_Test")
+            if done != 0 { return }
+            usleep(100)
+        }
+    }
 
     public func allocateNodeShared(floats count: Int) throws -> UnsafeMutablePointer<Float> {
         var nodeRank: Int32 = 0

@@ -3,7 +3,12 @@
 //   factors: the rows of its input A and delta D are gathered (allgather), so that every rank forms
 //            the full-batch product Aᵀ·D itself, fused with the update (SGD.applyFactors), or
 //   sharded: the factors are gathered, each rank updates only its share of W's rows with the
-//            full-batch product (no work done twice), and the updated rows are gathered.
+//            full-batch product (no work done twice), and the updated rows are gathered, or
+//   split:   (the first layer only, whose input is the data every rank holds) each rank owns a
+//            block of W's input rows and never shares it: it multiplies the whole minibatch's
+//            inputs by its rows, a reduce-scatter hands every rank the summed product for its own
+//            shard, and its rows are updated as in sharded. The full W is assembled only when
+//            rank 0 needs it (validation, checkpoints).
 // All dense gradients go in one allreduce together with the control block; with one rank nothing
 // is sent and every layer takes the fused path. When every rank is on one node, the ranks share one
 // copy of the parameters in node memory: each rank writes only its rows (and some biases) and a
@@ -12,11 +17,11 @@
 import Foundation
 
 public enum ExchangeMode: String, CaseIterable, Sendable {
-    case dense, factors, sharded, auto
+    case dense, factors, sharded, split, auto
 }
 
 public enum LayerExchange: String, Equatable, Sendable {
-    case dense, factors, sharded
+    case dense, factors, sharded, split
 }
 
 /// The floats that ride at the end of the gradient buffer through the step's allreduce, so that
@@ -61,6 +66,8 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             case .dense: return .dense
             case .factors: return shared ? .sharded : .factors
             case .sharded: return shardable ? .sharded : .factors
+            case .split where l == 0 && shardable: return .split
+            case .split: return shardable ? .sharded : .factors
             case .auto:
                 let cost = CostModel(acrossNodes: acrossNodes)
                 var options: [(LayerExchange, Double)] = [
@@ -70,8 +77,10 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
                     options.append((.factors, cost.factorsTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize)))
                 }
                 if shardable {
-                    options.append((.sharded, cost.shardedTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize,
-                                                               sharedParameters: shared)))
+                    options.append((.sharded, cost.shardedTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize)))
+                }
+                if shardable && l == 0 {
+                    options.append((.split, cost.splitTime(slot, batchSize: batchSize, worldSize: worldSize)))
                 }
                 return options.min { $0.1 < $1.1 }!.0
             }
@@ -83,9 +92,10 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
         layers.map(\.rawValue).joined(separator: ",") + (sharedParameters ? " (parameters shared on the node)" : "")
     }
     public var denseLayers: [Int] { layers.indices.filter { layers[$0] == .dense } }
-    /// Layers whose input and delta rows are gathered (factors and sharded).
+    /// Layers whose input and delta rows are gathered (factors, sharded, split).
     public var gatheredLayers: [Int] { layers.indices.filter { layers[$0] != .dense } }
     public var shardedLayers: [Int] { layers.indices.filter { layers[$0] == .sharded } }
+    public var splitsFirstLayer: Bool { layers.first == .split }
 
     /// A latency-bandwidth model of the three ways, with figures measured on a 2-core node
     /// (allreduce of 1.6 MB in about 146 µs, allgather of it in about 65 µs, sgemm at about
@@ -111,15 +121,22 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
                 + 3 * bytes / memoryBytesPerSecond / (sharedParameters ? Double(p) : 1)
         }
 
-        /// Gathered factors, no repeated work, then every rank's updated rows gathered:
-        /// (P-1)/P of the weight received (nothing when the parameters are shared).
-        public func shardedTime(_ slot: LayerSlot, isFirstLayer: Bool, batchSize b: Int, worldSize p: Int,
-                                sharedParameters: Bool = false) -> Double {
+        /// Gathered factors, no repeated work, then every rank's updated rows gathered: (P-1)/P of
+        /// the weight reaches every rank (as copies, or through the caches when the node shares it).
+        public func shardedTime(_ slot: LayerSlot, isFirstLayer: Bool, batchSize b: Int, worldSize p: Int) -> Double {
             guard p > 1 else { return 0 }
             let columns = slot.outputs + (isFirstLayer ? 0 : slot.inputs)
             let factorBytes = 4.0 * Double(b * columns) * Double(p - 1) / Double(p)
-            let weightBytes = sharedParameters ? 0 : 4.0 * Double(slot.inputs * slot.outputs) * Double(p - 1) / Double(p)
+            let weightBytes = 4.0 * Double(slot.inputs * slot.outputs) * Double(p - 1) / Double(p)
             return 2 * log2(Double(p)) * latency + (factorBytes + weightBytes) / bytesPerSecond
+        }
+
+        /// The first layer split by input rows: the (B, n_out) partial products reduce-scattered and
+        /// the deltas gathered; the weight never moves.
+        public func splitTime(_ slot: LayerSlot, batchSize b: Int, worldSize p: Int) -> Double {
+            guard p > 1 else { return 0 }
+            let bytes = 2 * 4.0 * Double(b * slot.outputs) * Double(p - 1) / Double(p)
+            return 3 * log2(Double(p)) * latency + bytes / bytesPerSecond
         }
 
         /// Allgather of the delta rows (and of the input rows, except for the first layer, whose
@@ -142,7 +159,11 @@ final class GradientExchange {
     private typealias Gather = (base: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32])
     private var gathers: [Gather] = []
     private var weightGathers: [Gather] = []
+    private var splitGather: Gather?                 // the split first layer's rows, gathered on demand
     private let sharedParameters: Bool
+    /// The split first layer: this rank's partial product (B, n_1) and every rank's share of the sum.
+    private var splitPartial: FloatStorage?
+    private var splitCounts: [Int32] = []
     /// The rows of each layer's weight this rank updates (all rows when absent).
     let ownedRows: [Int: Range<Int>]
     /// The layers whose bias this rank updates.
@@ -155,13 +176,19 @@ final class GradientExchange {
         sharedParameters = plan.sharedParameters
         let layers = parameters.layout.layers
         var owned: [Int: Range<Int>] = [:]
-        for l in layers.indices where plan.layers[l] == .sharded || plan.sharedParameters {
+        for l in layers.indices where plan.layers[l] == .sharded || plan.layers[l] == .split || plan.sharedParameters {
             let slot = layers[l]
             owned[l] = Shard.rows(slot.inputs, rank: world.rank, worldSize: world.size)
             guard !plan.sharedParameters else { continue }
             let split = (0..<world.size).map { Shard.rows(slot.inputs, rank: $0, worldSize: world.size) }
-            weightGathers.append((parameters.weight(l).base, split.map { Int32($0.count * slot.outputs) },
-                                  split.map { Int32($0.lowerBound * slot.outputs) }))
+            let gather: Gather = (parameters.weight(l).base, split.map { Int32($0.count * slot.outputs) },
+                                  split.map { Int32($0.lowerBound * slot.outputs) })
+            if plan.layers[l] == .split { splitGather = gather } else { weightGathers.append(gather) }
+        }
+        if plan.splitsFirstLayer {
+            let width = layers[0].outputs
+            splitPartial = FloatStorage(count: fullDeltas[0].rows * width)
+            splitCounts = shards.map { Int32($0.count * width) }
         }
         ownedRows = owned
         // Private parameters: every rank updates every bias. Shared: layer l's bias is rank (l mod P)'s.
@@ -188,6 +215,23 @@ final class GradientExchange {
         gathers = matrices.map { m in
             (m.base, shards.map { Int32($0.count * m.columns) }, shards.map { Int32($0.start * m.columns) })
         }
+    }
+
+    /// The split first layer's product input · W_0 for this rank's shard rows (`into`, (b, n_1)):
+    /// this rank's rows of W_0 times every sample's matching inputs, summed across ranks.
+    func firstLayerProduct(_ batchInput: Matrix, _ parameters: ParameterSet, into shardRows: Matrix) throws {
+        let rows = ownedRows[0]!, partial = splitPartial!
+        let product = Matrix(partial.base, rows: batchInput.rows, columns: shardRows.columns)       // (B, n_1)
+        BLAS.gemm(batchInput.columns(rows.lowerBound, count: rows.count),                              // (B, rows)
+                  parameters.weight(0).rows(rows.lowerBound, count: rows.count), into: product)       // · (rows, n_1)
+        try world.reduceScatterSum(partial.base, into: shardRows.base, counts: splitCounts)
+    }
+
+    /// Makes every rank's copy of the parameters whole: the split first layer's rows live only with
+    /// their owners until this (a collective) gathers them. Nothing to do with shared parameters.
+    func assembleParameters() throws {
+        guard let gather = splitGather else { return }
+        try world.allgather(gather.base, counts: gather.counts, displacements: gather.displacements)
     }
 
     /// Before the update: dense gradients and the control block summed, factor rows gathered.

@@ -11,12 +11,15 @@ public struct MLP {
     public init(_ architecture: Architecture) { self.architecture = architecture }
 
     /// Forward pass. `input` is (n, 784); `activations[l]` receives layer l's output (n, n_{l+1}):
-    /// f(a · W_l + b_l) for hidden layers, the logits a · W_L + b_L for the last.
-    public func forward(_ input: Matrix, _ p: ParameterSet, activations: [Matrix]) {
+    /// f(a · W_l + b_l) for hidden layers, the logits a · W_L + b_L for the last. With
+    /// `firstProductGiven`, activations[0] already holds input · W_0 (the split exchange computes it).
+    public func forward(_ input: Matrix, _ p: ParameterSet, activations: [Matrix], firstProductGiven: Bool = false) {
         var a = input
         for l in 0..<layerCount {
             let z = activations[l]
-            BLAS.gemm(a, p.weight(l), into: z)                           // (n, n_in) · (n_in, n_out)
+            if l > 0 || !firstProductGiven {
+                BLAS.gemm(a, p.weight(l), into: z)                       // (n, n_in) · (n_in, n_out)
+            }
             if l < layerCount - 1 {
                 architecture.activation.addBiasAndActivate(z, bias: p.bias(l))
             } else {

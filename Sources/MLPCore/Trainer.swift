@@ -94,26 +94,30 @@ public final class Trainer {
                 break training
             }
             // ---- rank 0 validates and decides; the others hear it in the next step's control block ----
-            if world.isRoot {
-                observer?.stepped(iteration: state.iteration, batchesPerEpoch: schedule.batchesPerEpoch)
-                if state.stopping.isValidationPoint(iteration) {
-                    watchdog?.beat(.validation, iteration: state.iteration)
-                    let start = world.wallTime()
+            if world.isRoot { observer?.stepped(iteration: state.iteration, batchesPerEpoch: schedule.batchesPerEpoch) }
+            if state.stopping.isValidationPoint(iteration) {
+                watchdog?.beat(.validation, iteration: state.iteration)
+                let start = world.wallTime()
+                try exchange.assembleParameters()
+                if world.isRoot {
                     do {
-                        try validate(trainingSeconds: start - lastValidationEnd, observer: observer)
+                        try withValidationThreads { try validate(trainingSeconds: start - lastValidationEnd, observer: observer) }
                     } catch {
                         failure = error
                     }
-                    lastValidationEnd = world.wallTime()
-                    profile.validation += lastValidationEnd - start
                 }
-                rootWantsStop = state.stopping.shouldStop(after: iteration)
+                // The other ranks sleep instead of spinning in the next exchange: the node's cores are rank 0's.
+                try world.barrierSleeping()
+                lastValidationEnd = world.wallTime()
+                profile.validation += lastValidationEnd - start
             }
+            if world.isRoot { rootWantsStop = state.stopping.shouldStop(after: iteration) }
             if configuration.checkReplicasEvery > 0 && state.iteration % configuration.checkReplicasEvery == 0 {
                 try checkReplicas()
             }
         }
         watchdog?.beat(.finishing, iteration: state.iteration)
+        try exchange.assembleParameters()
         if stopReason == .epochs && rootWantsStop { stopReason = .patience }
         if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
         if stopReason == .signal, world.isRoot, let checkpoints {
@@ -141,7 +145,11 @@ public final class Trainer {
         // ---- forward: this rank's shard of the global minibatch ----
         let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
         let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
-        model.forward(x, parameters, activations: mine.activations)           // (b, n_1) ... logits (b, 10)
+        if plan.splitsFirstLayer {                                            // x · W_0 from every rank's rows of W_0
+            try exchange.firstLayerProduct(batch.images, parameters, into: mine.activations[0])
+        }
+        model.forward(x, parameters, activations: mine.activations,           // (b, n_1) ... logits (b, 10)
+                      firstProductGiven: plan.splitsFirstLayer)
         let loss = SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
                                              labels: batch.labels + shard.start,
                                              into: mine.deltas[model.layerCount - 1])  // Σ NLL over b rows
@@ -179,7 +187,7 @@ public final class Trainer {
             case .dense:
                 sgd.applyDense(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
                                to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
-            case .factors, .sharded:
+            case .factors, .sharded, .split:
                 let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), all ranks' rows
                 sgd.applyFactors(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
                                  to: parameters, input: input, delta: full.deltas[l], rate: eta, ones: ones)
@@ -242,8 +250,21 @@ public final class Trainer {
         }
     }
 
+    /// Rank 0's OpenBLAS threads while it validates (the other ranks sleep meanwhile); nil keeps
+    /// the training count.
+    public var validationThreads: Int?
+
+    private func withValidationThreads(_ body: () throws -> Void) rethrows {
+        guard let threads = validationThreads, threads != BLAS.threads else { return try body() }
+        let training = BLAS.threads
+        BLAS.threads = threads
+        defer { BLAS.threads = training }
+        try body()
+    }
+
     /// Compares a hash of the parameters across ranks; every rank sees the same verdict.
     private func checkReplicas() throws {
+        try exchange.assembleParameters()
         let hashes = try world.allgather(Int64(bitPattern: parameterHash()))
         let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
         guard differing.isEmpty else {

@@ -66,6 +66,9 @@ struct Train: ParsableCommand {
         }
         trainer.checkpoints = outputs.0
         trainer.watchdog = watchdog
+        if world.size > 1 {   // while rank 0 validates, the other ranks on its node sleep: it may use their cores
+            trainer.validationThreads = max(BLAS.threads, min(BLAS.allowedCores(), BLAS.threads * world.nodeSize))
+        }
         let reporter = Reporter(quiet: output.quiet, json: outputs.1, csv: outputs.2)
         if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
 

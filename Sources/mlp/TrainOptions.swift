@@ -95,7 +95,7 @@ struct OptimizerOptions: ParsableArguments {
 }
 
 struct ParallelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (gather activations and deltas; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight) or auto (per layer, from a cost model).", valueName: "mode"))
+    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (gather activations and deltas; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), split (as sharded, and the first layer's rows never leave their rank: its product is reduce-scattered) or auto (per layer, from a cost model).", valueName: "mode"))
     var exchange: ExchangeMode = .auto
 
     @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node).", valueName: "where"))

@@ -20,8 +20,8 @@ extension Integration {
         /// Every exchange path on P = 2, 3, 4 ranks, with the parameters shared on the node (the
         /// default here) and private to each rank (as across nodes).
         static let paths: [(ranks: Int, exchange: String, memory: String)] =
-            [2, 3, 4].flatMap { p in ["dense", "factors", "sharded", "auto"].map { (p, $0, "auto") } }
-            + [2, 3].flatMap { p in ["dense", "factors", "sharded"].map { (p, $0, "private") } }
+            [2, 3, 4].flatMap { p in ["dense", "factors", "sharded", "split", "auto"].map { (p, $0, "auto") } }
+            + [2, 3].flatMap { p in ["dense", "factors", "sharded", "split"].map { (p, $0, "private") } }
 
         /// Each path equals P = 1 after 40 steps, at a batch that divides P and one that does not
         /// (21: shards of 11+10, 7+7+7, 6+5+5+5).

@@ -53,11 +53,13 @@ import Testing
     }
 
     @Test func autoFollowsTheSizes() {
-        // The 784×500 layer: gathering delta rows and updated weight rows beats a 784×500 allreduce
-        // at batch 20 and 256; repeating the GEMM (factors) pays only for the tiny output layer at
-        // batch 20, whose 500×10 gradient otherwise goes in the allreduce.
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.sharded, .factors])
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.sharded, .dense])
+        // The 784×500 first layer: below 784 samples the split product (B×500 partial sums) moves
+        // fewer bytes than the weight; at 1024 the sharded exchange wins. The 500×10 output layer:
+        // repeating its small GEMM (factors) pays at batch 20; at 256 its gradient joins the allreduce.
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.split, .factors])
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.split, .dense])
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 1024, worldSize: 2, acrossNodes: false).layers == [.sharded, .dense])
+        #expect(ExchangePlan.choose(.split, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.split, .sharded])
         #expect(ExchangePlan.choose(.sharded, layout: ParameterLayout(Architecture(hiddenSizes: [3])), batchSize: 20, worldSize: 4,
                                     acrossNodes: false).layers == [.sharded, .factors], "3 inputs cannot be split over 4 ranks")
 
