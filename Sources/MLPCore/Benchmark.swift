@@ -2,6 +2,8 @@
 // sgemm peak, the bare GEMM calls a step needs (the floor the step is compared with), and the
 // latency and bandwidth of the allreduce.
 
+import Foundation
+
 public enum Benchmark {
     /// Floating-point operations of one training sample (2 per multiply-add): the forward pass, the
     /// weight gradients, and the deltas propagated back to every hidden layer.
@@ -59,6 +61,19 @@ public enum Benchmark {
         public func run(steps: Int) {
             for _ in 0..<steps { for call in calls { call() } }
         }
+    }
+
+    /// This process's peak resident memory in bytes (Linux's VmHWM), or nil where unknown.
+    public static func peakResidentBytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kilobytes * 1024
+    }
+
+    /// Open file descriptors of this process.
+    public static func openFileDescriptors() -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.count
     }
 
     /// Seconds per in-place float allreduce of `count` floats over all ranks, best of `repeats` rounds.

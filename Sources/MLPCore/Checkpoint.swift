@@ -165,9 +165,13 @@ public struct Checkpoint {
 
     private static func copy(_ bytes: [UInt8], _ offset: Int, into target: UnsafeMutablePointer<Float>, count: Int) {
         bytes.withUnsafeBytes { raw in
+            #if _endian(little)
+            UnsafeMutableRawPointer(target).copyMemory(from: raw.baseAddress! + offset, byteCount: 4 * count)
+            #else
             for i in 0..<count {
                 target[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self)))
             }
+            #endif
         }
     }
 

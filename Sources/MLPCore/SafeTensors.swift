@@ -43,9 +43,13 @@ public struct SafeTensorsFile: Equatable {
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: header)
         for tensor in tensors {
+            #if _endian(little)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(tensor.data))   // already little-endian: one copy
+            #else
             for value in tensor.data {
                 withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
             }
+            #endif
         }
         return bytes
     }

@@ -51,10 +51,19 @@ struct Bench: ParsableCommand {
         return values.allSatisfy { $0 != nil } ? values.map { $0! } : nil
     }
 
+    /// Every rank's peak resident memory, printed by rank 0.
+    func reportMemory(_ world: MPICommunicator) throws {
+        let peaks = try world.allgather(Int64(Benchmark.peakResidentBytes() ?? 0))
+        guard world.isRoot else { return }
+        print("")
+        print("peak resident memory per rank: " + peaks.enumerated().map { String(format: "rank %d %.0f MiB", $0.offset, Double($0.element) / 1_048_576) }.joined(separator: ", "))
+    }
+
     static let csvHeader = "ranks,nodes,batch,exchange,blas_threads,samples_per_second,spread_percent,seconds_per_epoch,gflops,peak_gflops,percent_of_peak,step_ms,forward_ms,backward_ms,exchange_ms,update_ms,validation_ms,validation_percent,bare_gemm_ms,gemm_ratio,allreduce_latency_us,allreduce_model_us,model_floats"
 
     func run() throws {
         let world = try Session.start()
+        defer { try? reportMemory(world) }
         BLAS.threads = blasThreads ?? (ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? BLAS.defaultThreads(ranksOnNode: world.nodeSize))
         let csvFile = try world.together { () -> LogFile? in
             guard world.isRoot, let csv else { return nil }
