@@ -103,11 +103,24 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
     public struct CostModel: Sendable {
         public let bytesPerSecond: Double
         public let latency: Double
-        public let flopsPerSecond = 80e9
+        public let flopsPerSecond: Double
 
         public init(acrossNodes: Bool) {
-            bytesPerSecond = acrossNodes ? 1.1e9 : 11e9
-            latency = acrossNodes ? 50e-6 : 1e-6
+            self.init(latency: acrossNodes ? 50e-6 : 1e-6, bytesPerSecond: acrossNodes ? 1.1e9 : 11e9, flopsPerSecond: 80e9)
+        }
+
+        public init(latency: Double, bytesPerSecond: Double, flopsPerSecond: Double) {
+            (self.latency, self.bytesPerSecond, self.flopsPerSecond) = (latency, bytesPerSecond, flopsPerSecond)
+        }
+
+        /// Modelled seconds of one layer's exchange (and the extra GEMM work factors implies).
+        public func time(_ exchange: LayerExchange, _ slot: LayerSlot, isFirstLayer: Bool, batchSize: Int, worldSize: Int) -> Double {
+            switch exchange {
+            case .dense: return denseTime(slot, worldSize: worldSize)
+            case .factors: return factorsTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
+            case .sharded: return shardedTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
+            case .split: return splitTime(slot, batchSize: batchSize, worldSize: worldSize)
+            }
         }
 
         public let memoryBytesPerSecond = 30e9

@@ -46,9 +46,9 @@ public struct ScalingRow: Sendable {
 }
 
 /// T(P) = compute(B/P) + exchange(P), with compute proportional to the rows a rank works on
-/// (measured on one rank) and the exchange the cheaper of an allreduce of the n-float gradient
-/// (Rabenseifner: 2·log₂P·α + 2(P−1)/P · 4n/β) and the sharded exchange, two allgathers
-/// (2·log₂P·α + (P−1)/P · 4(n + B·H)/β, H the first hidden layer's width).
+/// (measured on one rank) and the exchange, layer by layer, the cheapest way `--exchange auto`
+/// knows (ExchangePlan.CostModel: an allreduce of the gradient, 2·log₂P·α + 2(P−1)/P · 4n/β;
+/// gathered factors; sharded rows; the split first layer) at the fitted α and β.
 public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
     public var latency: Double          // α, seconds per message
     public var bytesPerSecond: Double   // β
@@ -69,22 +69,41 @@ public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
         return LatencyBandwidthModel(name: "measured here", latency: alpha, bytesPerSecond: moved / transfer)
     }
 
-    public func exchangeSeconds(ranks p: Int, batch: Int, floats n: Int, hidden: Int = 500) -> Double {
+    /// Seconds of one step's exchange on `p` ranks, every layer its cheapest way.
+    public func exchangeSeconds(ranks p: Int, batch: Int, flopsPerSecond: Double, architecture: Architecture = Architecture()) -> Double {
         guard p > 1 else { return 0 }
-        let q = Double(p)
-        let dense = 2 * log2(q) * latency + 2 * (q - 1) / q * 4 * Double(n) / bytesPerSecond
-        let sharded = 2 * log2(q) * latency + (q - 1) / q * 4 * (Double(n) + Double(batch * hidden)) / bytesPerSecond
-        return min(dense, sharded)
+        let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
+        return ParameterLayout(architecture).layers.enumerated().reduce(0.0) { sum, item in
+            let modes: [LayerExchange] = item.offset == 0 ? [.dense, .factors, .sharded, .split] : [.dense, .factors, .sharded]
+            return sum + modes.map { cost.time($0, item.element, isFirstLayer: item.offset == 0, batchSize: batch, worldSize: p) }.min()!
+        }
     }
 
-    /// Predicted parallel efficiency on `p` ranks, given the one-rank step's compute time for `batch`.
-    public func efficiency(ranks p: Int, batch: Int, oneRankCompute: Double, floats n: Int) -> Double {
-        let perRank = oneRankCompute * Double(max(1, batch / p)) / Double(batch)
-        let step = perRank + exchangeSeconds(ranks: p, batch: batch, floats: n)
-        return oneRankCompute / (Double(p) * step)
+    /// Predicted parallel efficiency on `p` ranks (strong scaling: the global batch stays `batch`),
+    /// given the one-rank step time for `batch`.
+    public func efficiency(ranks p: Int, batch: Int, oneRankStep: Double, architecture: Architecture = Architecture()) -> Double {
+        let flopsPerSecond = Double(batch) / oneRankStep * Benchmark.flopsPerSample(architecture)
+        let step = oneRankStep * Double(max(1, batch / p)) / Double(batch)
+            + exchangeSeconds(ranks: p, batch: batch, flopsPerSecond: flopsPerSecond, architecture: architecture)
+        return oneRankStep / (Double(p) * step)
     }
 
     public var description: String {
         String(format: "%@ (α = %.2f µs, β = %.2f GB/s)", name, latency * 1e6, bytesPerSecond / 1e9)
+    }
+
+    /// The step a measured row should take by this model: the one-rank step's time scaled to the
+    /// rows each rank works on, plus every layer's exchange (as `ExchangePlan.CostModel` prices the
+    /// row's plan, including the repeated GEMM of factors), at this model's α and β.
+    public func predictedStep(_ row: ScalingRow, oneRank: ScalingRow, architecture: Architecture = Architecture()) -> Double {
+        let compute = oneRank.stepMilliseconds / 1e3 * Double(row.batch / row.ranks) / Double(oneRank.batch)
+        let flopsPerSecond = oneRank.samplesPerSecond * Benchmark.flopsPerSample(architecture)
+        let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
+        let plan = row.exchange.split(separator: " ").first.map { $0.split(separator: "+").compactMap { LayerExchange(rawValue: String($0)) } } ?? []
+        let layers = ParameterLayout(architecture).layers
+        let exchange = zip(plan, layers).enumerated().reduce(0.0) { sum, item in
+            sum + cost.time(item.element.0, item.element.1, isFirstLayer: item.offset == 0, batchSize: row.batch, worldSize: row.ranks)
+        }
+        return compute + exchange
     }
 }

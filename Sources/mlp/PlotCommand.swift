@@ -79,31 +79,42 @@ struct Scaling: ParsableCommand {
         let measured = rows.filter { $0.ranks > 1 }.compactMap(LatencyBandwidthModel.fitted).first
         let given = LatencyBandwidthModel(name: "given network", latency: latencyUs * 1e-6, bytesPerSecond: bandwidthGbps * 1e9 / 8)
         print("")
-        print("Latency-bandwidth model: step(P) = compute(B/P) + min(dense allreduce, sharded exchange); predicted efficiency")
+        print("Latency-bandwidth model: step(P) = compute(B/P) + the exchange, each layer its cheapest way; predicted efficiency")
         print("")
         print("| model | \(weak ? "batch per rank" : "global batch") | 8 ranks | 64 ranks | 512 ranks |")
         print("|---|---:|---:|---:|---:|")
         for model in [measured, given].compactMap({ $0 }) {
             for size in perRankBatches {
                 guard let one = rows.first(where: { $0.ranks == 1 && (weak ? $0.batch : $0.batch) == size }) else { continue }
-                let compute = one.stepMilliseconds / 1e3
+                let step = one.stepMilliseconds / 1e3
+                let flopsPerSecond = one.samplesPerSecond * Benchmark.flopsPerSample(Architecture())
                 let cells = [8, 64, 512].map { p -> String in
                     let batch = weak ? size * p : size
                     guard batch >= p else { return "n/a (B < P)" }
                     let e = weak
-                        ? compute / (compute + model.exchangeSeconds(ranks: p, batch: batch, floats: one.modelFloats))
-                        : model.efficiency(ranks: p, batch: batch, oneRankCompute: compute, floats: one.modelFloats)
+                        ? step / (step + model.exchangeSeconds(ranks: p, batch: batch, flopsPerSecond: flopsPerSecond))
+                        : model.efficiency(ranks: p, batch: batch, oneRankStep: step)
                     return String(format: "%.0f%%", 100 * e)
                 }
                 print("| \(model) | \(size) | " + cells.joined(separator: " | ") + " |")
             }
         }
-        if let measured, let check = rows.first(where: { $0.ranks > 1 }), let one = rows.first(where: { $0.ranks == 1 && $0.batch == check.batch }) {
-            let predicted = one.stepMilliseconds / 1e3 * Double(check.batch / check.ranks) / Double(check.batch)
-                + measured.exchangeSeconds(ranks: check.ranks, batch: check.batch, floats: one.modelFloats)
+        // The model against every multi-rank row: α and β fitted to that row's own allreduce.
+        let checks = rows.filter { $0.ranks > 1 }.compactMap { row -> (ScalingRow, Double)? in
+            guard let model = LatencyBandwidthModel.fitted(to: row),
+                  let one = rows.first(where: { $0.ranks == 1 && $0.batch == (weak ? row.batch / row.ranks : row.batch) }) else { return nil }
+            return (row, model.predictedStep(row, oneRank: one))
+        }
+        if !checks.isEmpty {
             print("")
-            print(String(format: "Model check at %d ranks, batch %d: predicted step %.3f ms, measured %.3f ms (error %+.0f%%).",
-                         check.ranks, check.batch, predicted * 1e3, check.stepMilliseconds, 100 * (predicted * 1e3 - check.stepMilliseconds) / check.stepMilliseconds))
+            print("Model against measurement (α, β fitted to each run's allreduce; compute scaled from one rank):")
+            print("")
+            print("| ranks | batch | exchange | measured step ms | predicted ms | model error |")
+            print("|---:|---:|---|---:|---:|---:|")
+            for (row, predicted) in checks {
+                print(String(format: "| %d | %d | %@ | %.3f | %.3f | %+.0f%% |", row.ranks, row.batch, row.exchange, row.stepMilliseconds,
+                             predicted * 1e3, 100 * (predicted * 1e3 - row.stepMilliseconds) / row.stepMilliseconds))
+            }
         }
         print("")
         print("wrote \(output)")

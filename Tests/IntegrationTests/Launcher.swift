@@ -7,6 +7,12 @@ import Testing
 /// All integration tests run one at a time: they launch several processes on a small machine.
 @Suite(.serialized) struct Integration {}
 
+/// A started command.
+struct Child {
+    let pid: pid_t
+    var processIdentifier: Int32 { pid }
+}
+
 struct RunResult {
     let status: Int32
     let stdout: String
@@ -40,19 +46,13 @@ enum Launcher {
         ["mpirun", "--allow-run-as-root", "-np", String(ranks), "--oversubscribe", "--bind-to", "none"] + extra
     }
 
-    /// Starts a command, output to files. Foundation starts it in a process group of its own, which
-    /// mpirun's ranks share, so a time-out can end all of it. The test runner's threads block most
-    /// signals and a child inherits the spawning thread's mask: mpirun would then never see (nor
-    /// forward) a SIGTERM, so the mask is cleared first.
-    static func start(_ command: [String], environment: [String: String] = [:], directory: String? = nil) throws -> (Process, String) {
+    /// Starts a command with posix_spawn, output to files, in a process group of its own (mpirun's
+    /// ranks join it, so a time-out can end all of it), with an empty signal mask and default
+    /// signal handling: the test runner's threads block most signals, and mpirun, inheriting that,
+    /// would never see (nor forward) a SIGTERM a test sends it.
+    static func start(_ command: [String], environment: [String: String] = [:], directory: String? = nil) throws -> (Child, String) {
         let scratch = NSTemporaryDirectory() + "mlp-run-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: scratch + "/out", contents: nil)
-        _ = FileManager.default.createFile(atPath: scratch + "/err", contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? repository)
         // This test process may itself be an MPI singleton (the unit tests start one); its OMPI_*,
         // PMIX_* and OPAL_* variables would make mpirun believe it runs inside that job.
         var env = ProcessInfo.processInfo.environment.filter { key, _ in
@@ -62,30 +62,51 @@ enum Launcher {
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"          // CI runs as root; harmless otherwise
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardOutput = FileHandle(forWritingAtPath: scratch + "/out")
-        process.standardError = FileHandle(forWritingAtPath: scratch + "/err")
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        pthread_sigmask(SIG_SETMASK, &empty, nil)
-        try process.run()
-        return (process, scratch)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var mask = sigset_t(), defaults = sigset_t()
+        sigemptyset(&mask)
+        sigemptyset(&defaults)
+        for number in [SIGTERM, SIGINT, SIGUSR1, SIGPIPE, SIGCHLD] { sigaddset(&defaults, number) }
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, scratch + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, scratch + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        // The shell changes directory and then becomes the command (exec keeps the mask).
+        let arguments = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory ?? repository] + command
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+        guard code == 0 else { throw ConfigurationError("posix_spawn failed: \(String(cString: strerror(code)))") }
+        return (Child(pid: pid), scratch)
     }
 
     /// Waits for a started command; after `timeout` seconds its whole process group is killed.
-    static func finish(_ process: Process, _ scratch: String, started: Date, timeout: Double) -> RunResult {
-        var timedOut = false
-        while process.isRunning {
+    static func finish(_ child: Child, _ scratch: String, started: Date, timeout: Double) -> RunResult {
+        var timedOut = false, status: Int32 = 0
+        while waitpid(child.pid, &status, WNOHANG) == 0 {
             if Date().timeIntervalSince(started) > timeout {
                 timedOut = true
-                kill(-process.processIdentifier, SIGKILL)
+                kill(-child.pid, SIGKILL)
+                waitpid(child.pid, &status, 0)
                 break
             }
             usleep(20_000)
         }
-        process.waitUntilExit()
+        let exited = status & 0x7F == 0
         let read = { (name: String) in (try? String(contentsOfFile: scratch + "/" + name, encoding: .utf8)) ?? "" }
-        let result = RunResult(status: process.terminationStatus, stdout: read("out"), stderr: read("err"),
+        let result = RunResult(status: exited ? (status >> 8) & 0xFF : 128 + (status & 0x7F), stdout: read("out"), stderr: read("err"),
                                seconds: Date().timeIntervalSince(started), timedOut: timedOut)
         try? FileManager.default.removeItem(atPath: scratch)
         return result
