@@ -38,6 +38,11 @@ int CMPIShim_allgatherv_float(float *buffer, const int *counts, const int *displ
 int CMPIShim_reduce_scatter_sum_float(const float *send, float *receive, const int *counts) {
     return MPI_Reduce_scatter(send, receive, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 }
+int CMPIShim_iallgatherv_float(float *buffer, const int *counts, const int *displacements, void **request) {
+    return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, MPI_COMM_WORLD,
+                           (MPI_Request *)request);
+}
+int CMPIShim_waitall(int count, void **requests) { return MPI_Waitall(count, (MPI_Request *)requests, MPI_STATUSES_IGNORE); }
 int CMPIShim_bcast_bytes(void *buffer, int count, int root) {
     return MPI_Bcast(buffer, count, MPI_BYTE, root, MPI_COMM_WORLD);
 }

@@ -18,7 +18,13 @@ public protocol Communicator: AnyObject {
     /// Every rank's value, in rank order.
     func allgather(_ value: Int64) throws -> [Int64]
     /// In place: rank r's `counts[r]` floats sit at `displacements[r]`; afterwards every rank has all.
-    func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32]) throws
+    func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>) throws
+    /// The allgather without waiting; `request` receives a handle for `waitAll`. The buffer (and
+    /// counts) must stay untouched until then.
+    func startAllgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>,
+                        request: UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws
+    /// Waits for `count` started collectives.
+    func waitAll(_ requests: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) throws
     /// Sums `send` (every rank's whole buffer) across ranks and leaves rank r the r-th block of the
     /// sum (`counts[r]` floats, blocks in rank order) in `receive`.
     func reduceScatterSum(_ send: UnsafePointer<Float>, into receive: UnsafeMutablePointer<Float>, counts: [Int32]) throws
@@ -133,8 +139,18 @@ public final class MPICommunicator: Communicator {
         return all
     }
 
-    public func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: [Int32], displacements: [Int32]) throws {
+    public func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>) throws {
         try Self.check(CMPIShim_allgatherv_float(buffer, counts, displacements), "MPI_Allgatherv")
+    }
+
+    public func startAllgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>,
+                               request: UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws {
+        try Self.check(CMPIShim_iallgatherv_float(buffer, counts, displacements, request), "MPI_Iallgatherv")
+    }
+
+    public func waitAll(_ requests: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) throws {
+        guard count > 0 else { return }
+        try Self.check(CMPIShim_waitall(Int32(count), requests), "MPI_Waitall")
     }
 
     public func broadcast(_ bytes: inout [UInt8], from root: Int) throws {

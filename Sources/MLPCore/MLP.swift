@@ -33,9 +33,14 @@ public struct MLP {
     /// deltas[l] = (deltas[l+1] · W_{l+1}ᵀ) ⊙ f'(activations[l]). Uses the weights before any update.
     public func backpropagate(_ p: ParameterSet, activations: [Matrix], deltas: [Matrix]) {
         for l in stride(from: layerCount - 2, through: 0, by: -1) {
-            BLAS.gemm(deltas[l + 1], p.weight(l + 1), into: deltas[l], transposeB: true)  // (n, n_{l+2}) · (n_{l+2}, n_{l+1})
-            architecture.activation.multiplyByDerivative(deltas[l], activations: activations[l])
+            backpropagate(to: l, p, activations: activations, deltas: deltas)
         }
+    }
+
+    /// One layer of it: deltas[l] from deltas[l+1].
+    public func backpropagate(to l: Int, _ p: ParameterSet, activations: [Matrix], deltas: [Matrix]) {
+        BLAS.gemm(deltas[l + 1], p.weight(l + 1), into: deltas[l], transposeB: true)    // (n, n_{l+2}) · (n_{l+2}, n_{l+1})
+        architecture.activation.multiplyByDerivative(deltas[l], activations: activations[l])
     }
 
     /// Layer l's gradient of the summed loss over the rows of `input`/`delta`:

@@ -155,21 +155,27 @@ public final class Trainer {
                                              into: mine.deltas[model.layerCount - 1])  // Σ NLL over b rows
         let t1 = world.wallTime()
 
-        // ---- backward: deltas with the weights before the update; shard gradients of dense layers ----
-        model.backpropagate(parameters, activations: mine.activations, deltas: mine.deltas)
-        for l in plan.denseLayers {
-            let input = l == 0 ? x : mine.activations[l - 1]
-            model.gradient(layer: l, input: input, delta: mine.deltas[l], into: gradients, ones: ones)
-        }
-        let t2 = world.wallTime()
-
-        // ---- exchange: one allreduce (dense gradients + control block), one allgather per factor buffer ----
+        // ---- backward and exchange, from the output layer down: each exchange starts (without waiting)
+        //      as soon as nothing more reads its buffers, and runs while the layers below are computed ----
         control[Control.stop] = rootWantsStop ? 1 : 0
         control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
         control[Control.error] = failure != nil ? 1 : 0
         control[Control.loss] = Float(loss)
+        try exchange.startControl()
+        for l in stride(from: model.layerCount - 1, through: 0, by: -1) {
+            if l < model.layerCount - 1 {
+                model.backpropagate(to: l, parameters, activations: mine.activations, deltas: mine.deltas)  // (b, n_{l+1}), old weights
+                try exchange.startRows(layer: l + 1)      // layer l+1's delta and input rows are read no more
+            }
+            if plan.layers[l] == .dense {
+                model.gradient(layer: l, input: l == 0 ? x : mine.activations[l - 1], delta: mine.deltas[l], into: gradients, ones: ones)
+                try exchange.startGradient(layer: l)      // (n_in, n_out) summed over the shard, allreduced
+            }
+        }
+        try exchange.startRows(layer: 0)
+        let t2 = world.wallTime()
         watchdog?.beat(.exchange)
-        try exchange.run()
+        try exchange.finish()
         let t3 = world.wallTime()
         // Every rank sees the same sums, so every rank leaves at this same iteration.
         if control[Control.error] > 0 { try world.failTogether(failure) }
@@ -198,9 +204,10 @@ public final class Trainer {
         state.lossSinceValidation += meanLoss
         state.stepsSinceValidation += 1
         let t4 = world.wallTime()
+        let allreduces = exchange.takeBlockedSeconds()     // run inside the backward loop, counted as exchange
         profile.forward += t1 - t0
-        profile.backward += t2 - t1
-        profile.exchange += t3 - t2
+        profile.backward += t2 - t1 - allreduces
+        profile.exchange += t3 - t2 + allreduces
         profile.update += t4 - t3
         profile.steps += 1
         return .updated

@@ -34,9 +34,12 @@ int CMPIShim_allreduce_max_int64(int64_t *buffer, int count);               /* i
 int CMPIShim_allgather_int64(const int64_t *value, int64_t *all);           /* one value per rank */
 int CMPIShim_allgatherv_float(float *buffer, const int *counts, const int *displacements); /* in place */
 int CMPIShim_reduce_scatter_sum_float(const float *send, float *receive, const int *counts);
+/* Nonblocking forms; a request travels as an opaque pointer (Open MPI's MPI_Request is a pointer). */
+int CMPIShim_iallgatherv_float(float *buffer, const int *counts, const int *displacements, void **request);
+int CMPIShim_waitall(int count, void **requests);
 int CMPIShim_bcast_bytes(void *buffer, int count, int root);
 int CMPIShim_barrier(void);
-int CMPIShim_ibarrier(void **request);               /* a request travels as an opaque pointer */
+int CMPIShim_ibarrier(void **request);
 int CMPIShim_test(void **request, int *done);
 
 /* A node's shared memory (MPI-3 shared windows). Communicators and windows travel as opaque
