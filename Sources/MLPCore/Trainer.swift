@@ -7,7 +7,10 @@ public final class Trainer {
     public let configuration: TrainingConfiguration
     public let world: Communicator
     public let data: MNIST
-    public let parameters: ParameterSet          // the model: identical on every rank after every step
+    /// The model. Identical on every rank after every step, except that with the split first layer
+    /// and private parameters a rank's copy of the other ranks' rows of W_0 is brought up to date
+    /// only where it is read (validation, checkpoints, the end).
+    public let parameters: ParameterSet
     public private(set) var state: TrainingState
     public let plan: ExchangePlan
     public let schedule: MinibatchSchedule
@@ -46,16 +49,7 @@ public final class Trainer {
         self.configuration = configuration
         self.world = world
         self.data = data
-        if share {
-            // One copy for the node: rank 0 writes the starting values, everyone waits for them.
-            let base = try world.allocateNodeShared(floats: parameters.layout.count)
-            let shared = ParameterSet(parameters.layout, storage: FloatStorage(borrowing: base, count: parameters.layout.count))
-            if world.isRoot { shared.copy(from: parameters) }
-            try world.fenceNodeShared()
-            self.parameters = shared
-        } else {
-            self.parameters = parameters
-        }
+        self.parameters = share ? try Self.nodeSharedCopy(of: parameters, world: world) : parameters
         model = MLP(configuration.architecture)
         sgd = configuration.sgd
         schedule = MinibatchSchedule(train: data.train, batchSize: batchSize, shuffle: configuration.shuffle,
@@ -73,6 +67,16 @@ public final class Trainer {
         exchange = GradientExchange(plan: plan, world: world, parameters: self.parameters, gradients: gradients,
                                     fullActivations: full.activations, fullDeltas: full.deltas, shards: shards)
         clockStart = world.wallTime()
+    }
+
+    /// One copy of the parameters for the node, in MPI shared memory: rank 0 writes the starting
+    /// values, everyone waits for them.
+    private static func nodeSharedCopy(of parameters: ParameterSet, world: Communicator) throws -> ParameterSet {
+        let count = parameters.layout.count
+        let shared = ParameterSet(parameters.layout, storage: FloatStorage(borrowing: try world.allocateNodeShared(floats: count), count: count))
+        if world.isRoot { shared.copy(from: parameters) }
+        try world.fenceNodeShared()
+        return shared
     }
 
     public var maxIterations: Int { configuration.epochs * schedule.batchesPerEpoch }
@@ -121,7 +125,7 @@ public final class Trainer {
         if stopReason == .epochs && rootWantsStop { stopReason = .patience }
         if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
         if stopReason == .signal, world.isRoot, let checkpoints {
-            observer?.checkpointWritten(path: try checkpoints.write(checkpoint().encoded(), to: Self.lastCheckpoint))
+            try checkpoints.write(checkpoint().encoded(), to: Self.lastCheckpoint)
         }
         return summary(stopReason)
     }
@@ -252,8 +256,8 @@ public final class Trainer {
         }
         if let checkpoints {
             let bytes = checkpoint().encoded()
-            observer?.checkpointWritten(path: try checkpoints.write(bytes, to: Self.lastCheckpoint))
-            if improved { observer?.checkpointWritten(path: try checkpoints.write(bytes, to: Self.bestCheckpoint)) }
+            try checkpoints.write(bytes, to: Self.lastCheckpoint)
+            if improved { try checkpoints.write(bytes, to: Self.bestCheckpoint) }
         }
     }
 

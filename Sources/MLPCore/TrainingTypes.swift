@@ -92,12 +92,10 @@ public protocol TrainingObserver: AnyObject {
     func started(_ trainer: Trainer)
     func stepped(iteration: Int, batchesPerEpoch: Int)
     func validated(_ record: ValidationRecord)
-    func checkpointWritten(path: String)
 }
 
 extension TrainingObserver {
     public func started(_ trainer: Trainer) {}
     public func stepped(iteration: Int, batchesPerEpoch: Int) {}
     public func validated(_ record: ValidationRecord) {}
-    public func checkpointWritten(path: String) {}
 }

@@ -64,8 +64,6 @@ final class Reporter: TrainingObserver {
         fflush(nil)
     }
 
-    func checkpointWritten(path: String) {}
-
     func finished(_ s: TrainingSummary, profiles: [StepProfile]?) {
         clearBar()
         json?.writeLine(RunLog.done(s, profile: profiles))

@@ -4,6 +4,13 @@ import ArgumentParser
 import Foundation
 import MLPCore
 
+/// What rank 0 writes: checkpoints and logs (nothing, on the other ranks).
+struct RootOutputs {
+    var checkpoints: CheckpointWriter?
+    var json: LogFile?
+    var csv: LogFile?
+}
+
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the MLP on MNIST (one process, or P ranks under mpirun).",
@@ -36,11 +43,11 @@ struct Train: ParsableCommand {
         let configuration = try world.together { try trainingConfiguration(resuming: resumed) }
 
         // Rank 0's outputs are checked before anything heavy starts.
-        let outputs = try world.together { () -> (CheckpointWriter?, LogFile?, LogFile?) in
-            guard world.isRoot else { return (nil, nil, nil) }
-            return (try checkpoints.checkpointDir.map { try CheckpointWriter(directory: $0) },
-                    try output.logJson.map { try LogFile(path: $0, flag: "--log-json") },
-                    try output.logCsv.map { try LogFile(path: $0, flag: "--log-csv") })
+        let outputs = try world.together { () -> RootOutputs in
+            guard world.isRoot else { return RootOutputs() }
+            return RootOutputs(checkpoints: try checkpoints.checkpointDir.map { try CheckpointWriter(directory: $0) },
+                               json: try output.logJson.map { try LogFile(path: $0, flag: "--log-json") },
+                               csv: try output.logCsv.map { try LogFile(path: $0, flag: "--log-csv") })
         }
 
         if let threads = parallel.blasThreads {
@@ -64,12 +71,12 @@ struct Train: ParsableCommand {
                         parameters: resumed?.parameters ?? ParameterSet.initialized(configuration.architecture, seed: configuration.seed),
                         state: resumed?.state)
         }
-        trainer.checkpoints = outputs.0
+        trainer.checkpoints = outputs.checkpoints
         trainer.watchdog = watchdog
         if world.size > 1 {   // while rank 0 validates, the other ranks on its node sleep: it may use their cores
             trainer.validationThreads = max(BLAS.threads, min(BLAS.allowedCores(), BLAS.threads * world.nodeSize))
         }
-        let reporter = Reporter(quiet: output.quiet, json: outputs.1, csv: outputs.2)
+        let reporter = Reporter(quiet: output.quiet, json: outputs.json, csv: outputs.csv)
         if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
 
         let summary = try trainer.run(observer: world.isRoot ? reporter : nil)
@@ -79,7 +86,7 @@ struct Train: ParsableCommand {
         if world.isRoot { reporter.finished(summary, profiles: profiles) }
         if summary.stopReason == .signal {
             if world.isRoot {
-                let resumeHint = outputs.0.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))" }
+                let resumeHint = outputs.checkpoints.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))" }
                     ?? "no --checkpoint-dir was given, so nothing was saved"
                 FileHandle.standardError.write(Data("mlp: stopped by \(StopSignal.name(summary.signal)) after iteration \(summary.iterations); \(resumeHint)\n".utf8))
             }
