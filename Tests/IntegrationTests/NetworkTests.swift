@@ -80,7 +80,7 @@ extension Integration {
             words[np + 1] = "2"
             words[try #require(words.firstIndex(of: "hostfile"))] = s.file("net/hostfile")
             words.insert(contentsOf: TestNet.extraFlags(dir: s.file("net")), at: 1)
-            _ = s.directory("runs/cluster")
+            _ = s.directory("runs/cluster")   // the README's `mkdir -p runs/cluster`, run by ReadmeCommands
             let result = try Launcher.run(["bash", TestNet.script, "run", "mlpnet-h1"] + words + ["--epochs", "1", "--train-limit", "400", "--eval-limit", "200"],
                                           timeout: 120, directory: s.path)
             #expect(result.status == 0, "\(words.joined(separator: " ")): \(result.output)")

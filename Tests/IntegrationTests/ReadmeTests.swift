@@ -71,7 +71,7 @@ extension Integration {
                 let suffix = Self.shortened.first { command.contains($0.contains) }?.append ?? ""
                 let shell = command.replacingOccurrences(of: " | head -3", with: suffix + " | head -3")
                 let line = suffix.isEmpty || shell != command ? shell : command + suffix
-                let result = try Launcher.run(["sh", "-c", "set -e; mkdir -p runs/quickstart runs/tutorial runs/cluster; " + line], timeout: 300, directory: s.path)
+                let result = try Launcher.run(["sh", "-c", line], timeout: 300, directory: s.path)
                 #expect(result.status == 0, "README command failed: \(line)\n\(result.output)")
             }
             let python = try #require(Readme.pythonBlocks(Self.readme).first)
