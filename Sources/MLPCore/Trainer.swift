@@ -26,7 +26,7 @@ public final class Trainer {
     private let gradients: ParameterSet          // twin of `parameters`, plus the control block at the end
     private let workspace: Workspace             // (B, n_l) per layer; this rank fills its shard's rows
     private let mine: (activations: [Matrix], deltas: [Matrix])   // shard rows (b, n_l)
-    private let full: (activations: [Matrix], deltas: [Matrix])   // all rows (B, n_l), filled by allgather
+    private let full: (activations: [Matrix], deltas: [Matrix])   // all rows (B, n_l), gathered or shared
     private let exchange: GradientExchange
     private lazy var evaluator = Evaluator(configuration.architecture)
     private let clockStart: Double
@@ -61,7 +61,10 @@ public final class Trainer {
         let shards = Shard.all(batchSize: batchSize, worldSize: world.size)
         shard = shards[world.rank]
         gradients = ParameterSet(parameters.layout, extra: Control.count)
-        workspace = Workspace(configuration.architecture, rows: batchSize)
+        // With shared parameters the minibatch's activation and delta rows are shared too: a rank
+        // writes its shard's rows where the others read them, and no rows travel.
+        workspace = share ? try Workspace(configuration.architecture, rows: batchSize, memory: { try world.allocateNodeShared(floats: $0) })
+                          : Workspace(configuration.architecture, rows: batchSize)
         mine = (workspace.activations(shard.start, count: shard.count), workspace.deltas(shard.start, count: shard.count))
         full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
         exchange = GradientExchange(plan: plan, world: world, parameters: self.parameters, gradients: gradients,
