@@ -77,7 +77,6 @@ extension Communicator {
     }
 }
 
-
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int

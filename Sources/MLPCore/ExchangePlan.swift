@@ -91,10 +91,6 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         layers.map(\.rawValue).joined(separator: ",") + (sharedParameters ? " (parameters shared on the node)" : "")
     }
-    public var denseLayers: [Int] { layers.indices.filter { layers[$0] == .dense } }
-    /// Layers whose input and delta rows are gathered (factors, sharded, split).
-    public var gatheredLayers: [Int] { layers.indices.filter { layers[$0] != .dense } }
-    public var shardedLayers: [Int] { layers.indices.filter { layers[$0] == .sharded } }
     public var splitsFirstLayer: Bool { layers.first == .split }
 
     /// A latency-bandwidth model of the three ways, with figures measured on a 2-core node

@@ -45,8 +45,7 @@ public struct SGD: Equatable, Sendable {
     /// another rank (node-shared parameters).
     public func applyFactors(layer l: Int, rows: Range<Int>? = nil, bias: Bool = true, to p: ParameterSet, input: Matrix,
                              delta: Matrix, rate eta: Double, ones: UnsafePointer<Float>) {
-        let all = 0..<p.layout.layers[l].inputs
-        let rows = rows ?? all
+        let rows = rows ?? 0..<p.layout.layers[l].inputs
         let w = p.weight(l).rows(rows.lowerBound, count: rows.count)              // (rows, n_out)
         let a = input.columns(rows.lowerBound, count: rows.count)                 // (B, rows), strided
         let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(input.rows))

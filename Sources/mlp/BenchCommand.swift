@@ -22,7 +22,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Measurements per batch size (best and spread are reported).")
     var repeats = 3
 
-    @Option(help: ArgumentHelp("Gradient exchange: dense, factors or auto.", valueName: "mode"))
+    @Option(help: ArgumentHelp("Gradient exchange, as `mlp train --exchange`.", valueName: "mode"))
     var exchange: ExchangeMode = .auto
 
     @Option(help: ArgumentHelp("Where the parameters live: shared, private or auto.", valueName: "where"))
@@ -75,9 +75,7 @@ struct Bench: ParsableCommand {
         let mnist = try world.together { try MNIST.load(directory: directory) }
         let architecture = Architecture()
         let flops = Benchmark.flopsPerSample(architecture)
-        var nodeNames = [Int64(world.isRoot ? 1 : 0)]
         let nodes = world.size / max(1, world.nodeSize)
-        try world.allreduceSum(&nodeNames)
 
         // The machine: sgemm peak of one core (every rank measures at once, as they will train) and the allreduce.
         let savedThreads = BLAS.threads

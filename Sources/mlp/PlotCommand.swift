@@ -85,7 +85,7 @@ struct Scaling: ParsableCommand {
         print("|---|---:|---:|---:|---:|")
         for model in [measured, given].compactMap({ $0 }) {
             for size in perRankBatches {
-                guard let one = rows.first(where: { $0.ranks == 1 && (weak ? $0.batch : $0.batch) == size }) else { continue }
+                guard let one = rows.first(where: { $0.ranks == 1 && $0.batch == size }) else { continue }
                 let step = one.stepMilliseconds / 1e3
                 let flopsPerSecond = one.samplesPerSecond * Benchmark.flopsPerSample(Architecture())
                 let cells = [8, 64, 512].map { p -> String in
