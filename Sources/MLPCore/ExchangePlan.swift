@@ -69,20 +69,8 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             case .split where l == 0 && shardable: return .split
             case .split: return shardable ? .sharded : .factors
             case .auto:
-                let cost = CostModel(acrossNodes: acrossNodes)
-                var options: [(LayerExchange, Double)] = [
-                    (.dense, cost.denseTime(slot, worldSize: worldSize, sharedParameters: shared)),
-                ]
-                if !shared {
-                    options.append((.factors, cost.factorsTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize)))
-                }
-                if shardable {
-                    options.append((.sharded, cost.shardedTime(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize)))
-                }
-                if shardable && l == 0 {
-                    options.append((.split, cost.splitTime(slot, batchSize: batchSize, worldSize: worldSize)))
-                }
-                return options.min { $0.1 < $1.1 }!.0
+                return CostModel(acrossNodes: acrossNodes).cheapest(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize,
+                                                                   shardable: shardable, sharedParameters: shared).exchange
             }
         }
         return ExchangePlan(layers: layers, sharedParameters: shared)
@@ -110,13 +98,28 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
         }
 
         /// Modelled seconds of one layer's exchange (and the extra GEMM work factors implies).
-        public func time(_ exchange: LayerExchange, _ slot: LayerSlot, isFirstLayer: Bool, batchSize: Int, worldSize: Int) -> Double {
+        public func time(_ exchange: LayerExchange, _ slot: LayerSlot, isFirstLayer: Bool, batchSize: Int, worldSize: Int,
+                         sharedParameters: Bool = false) -> Double {
             switch exchange {
-            case .dense: return denseTime(slot, worldSize: worldSize)
+            case .dense: return denseTime(slot, worldSize: worldSize, sharedParameters: sharedParameters)
             case .factors: return factorsTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
             case .sharded: return shardedTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
             case .split: return splitTime(slot, batchSize: batchSize, worldSize: worldSize)
             }
+        }
+
+        /// The way with the least modelled time for a layer, among those open to it: factors only
+        /// with private parameters, sharded and split only when the layer can be divided by rows,
+        /// split only for the first layer. Ties go to the earlier of dense, factors, sharded, split.
+        public func cheapest(_ slot: LayerSlot, isFirstLayer: Bool, batchSize: Int, worldSize: Int,
+                             shardable: Bool = true, sharedParameters: Bool = false) -> (exchange: LayerExchange, seconds: Double) {
+            let open: [LayerExchange] = [.dense]
+                + (sharedParameters ? [] : [.factors])
+                + (shardable ? [.sharded] : [])
+                + (shardable && isFirstLayer ? [.split] : [])
+            return open.map { ($0, time($0, slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize,
+                                        sharedParameters: sharedParameters)) }
+                .min { $0.1 < $1.1 }!
         }
 
         public let memoryBytesPerSecond = 30e9

@@ -74,8 +74,7 @@ public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
         guard p > 1 else { return 0 }
         let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
         return ParameterLayout(architecture).layers.enumerated().reduce(0.0) { sum, item in
-            let modes: [LayerExchange] = item.offset == 0 ? [.dense, .factors, .sharded, .split] : [.dense, .factors, .sharded]
-            return sum + modes.map { cost.time($0, item.element, isFirstLayer: item.offset == 0, batchSize: batch, worldSize: p) }.min()!
+            sum + cost.cheapest(item.element, isFirstLayer: item.offset == 0, batchSize: batch, worldSize: p).seconds
         }
     }
 
