@@ -49,6 +49,19 @@ public enum BLAS {
         return max(1, min(allowedCores(), online / max(1, ranksOnNode)))
     }
 
+    /// A rank's training thread count: `requested` (--blas-threads) if given, else
+    /// OPENBLAS_NUM_THREADS if set, else `defaultThreads`.
+    public static func trainingThreads(requested: Int?, ranksOnNode: Int) -> Int {
+        requested ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) }
+            ?? defaultThreads(ranksOnNode: ranksOnNode)
+    }
+
+    /// Rank 0's thread count while it validates and the other ranks of its node sleep: their
+    /// cores too, within the cores this process may run on.
+    public static func validationThreads(training: Int, ranksOnNode: Int) -> Int {
+        max(training, min(allowedCores(), training * ranksOnNode))
+    }
+
     /// CPUs in this process's affinity mask (mpirun's binding shrinks it), from Linux's
     /// /proc/self/status "Cpus_allowed" hex mask; all online CPUs if that cannot be read.
     public static func allowedCores() -> Int {

@@ -64,7 +64,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         let world = try Session.start()
         defer { try? reportMemory(world) }
-        BLAS.threads = blasThreads ?? (ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? BLAS.defaultThreads(ranksOnNode: world.nodeSize))
+        BLAS.threads = BLAS.trainingThreads(requested: blasThreads, ranksOnNode: world.nodeSize)
         let csvFile = try world.together { () -> LogFile? in
             guard world.isRoot, let csv else { return nil }
             let isNew = !FileManager.default.fileExists(atPath: csv)
@@ -142,7 +142,7 @@ struct Bench: ParsableCommand {
             if world.isRoot {
                 let evaluator = Evaluator(architecture)
                 let training = BLAS.threads
-                if world.size > 1 { BLAS.threads = max(training, min(BLAS.allowedCores(), training * world.nodeSize)) }
+                if world.size > 1 { BLAS.threads = BLAS.validationThreads(training: training, ranksOnNode: world.nodeSize) }
                 validation = .infinity
                 for _ in 0..<2 {
                     let start = world.wallTime()

@@ -50,11 +50,7 @@ struct Train: ParsableCommand {
                                csv: try output.logCsv.map { try LogFile(path: $0, flag: "--log-csv") })
         }
 
-        if let threads = parallel.blasThreads {
-            BLAS.threads = threads
-        } else if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
-            BLAS.threads = BLAS.defaultThreads(ranksOnNode: world.nodeSize)
-        }
+        BLAS.threads = BLAS.trainingThreads(requested: parallel.blasThreads, ranksOnNode: world.nodeSize)
 
         // Every rank reads the data itself; one rank's failure ends them all, with its message.
         let mnist = try world.together {
@@ -74,7 +70,7 @@ struct Train: ParsableCommand {
         trainer.checkpoints = outputs.checkpoints
         trainer.watchdog = watchdog
         if world.size > 1 {   // while rank 0 validates, the other ranks on its node sleep: it may use their cores
-            trainer.validationThreads = max(BLAS.threads, min(BLAS.allowedCores(), BLAS.threads * world.nodeSize))
+            trainer.validationThreads = BLAS.validationThreads(training: BLAS.threads, ranksOnNode: world.nodeSize)
         }
         let reporter = Reporter(quiet: output.quiet, json: outputs.json, csv: outputs.csv)
         if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
