@@ -12,10 +12,21 @@ public final class Watchdog: @unchecked Sendable {
     private let worldSize: Int
     private let lastBeat = Atomic<Int64>(0)      // monotonic nanoseconds of the last sign of progress
     private let iteration = Atomic<Int>(0)
-    private let phase = Atomic<Int>(0)           // index into `phases`
-    private static let phases = ["setting up", "training", "in the gradient exchange", "validating", "finishing"]
+    private let phase = Atomic<Int>(0)           // a Phase's raw value
 
-    public enum Phase: Int { case setup, training, exchange, validation, finishing }
+    public enum Phase: Int {
+        case setup, training, exchange, validation, finishing
+
+        var doing: String {
+            switch self {
+            case .setup: "setting up"
+            case .training: "training"
+            case .exchange: "in the gradient exchange"
+            case .validation: "validating"
+            case .finishing: "finishing"
+            }
+        }
+    }
 
     /// Starts watching at once; `timeout` seconds without a `beat` end the process.
     public init(timeout: Double, rank: Int, worldSize: Int) {
@@ -47,7 +58,7 @@ public final class Watchdog: @unchecked Sendable {
             guard silent > timeout else { continue }
             let prefix = worldSize > 1 ? "mlp: error (rank \(rank)): " : "mlp: error: "
             let message = prefix + "no progress for \(String(format: "%.1f", silent)) s at iteration \(iteration.load(ordering: .relaxed)) "
-                + "(\(Self.phases[phase.load(ordering: .relaxed)])): another rank or the network to it is gone. "
+                + "(\(Phase(rawValue: phase.load(ordering: .relaxed))!.doing)): another rank or the network to it is gone. "
                 + "Exiting so that the whole job ends; resume from the last checkpoint (--watchdog sets this limit).\n"
             _ = message.withCString { write(2, $0, strlen($0)) }
             _exit(1)
