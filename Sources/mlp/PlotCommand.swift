@@ -51,12 +51,28 @@ struct Scaling: ParsableCommand {
 
     func run() throws {
         let rows = try ScalingRow.read(csv: csv)
-        let batches = Array(Set(rows.map(\.batch))).sorted()
-        let perRankBatches = weak ? Array(Set(rows.map { $0.batch / $0.ranks })).sorted() : batches
-        print("| \(weak ? "batch per rank" : "global batch") | ranks | exchange | samples/s (spread) | speedup | efficiency | step ms | compute ms | exchange ms | validation % of epoch |")
+        // Weak scaling groups rows by the batch per rank; one rank's row has that batch.
+        let sizes = Array(Set(rows.map { weak ? $0.batch / $0.ranks : $0.batch })).sorted()
+        let series = printMeasured(rows, sizes: sizes)
+        let maxRanks = Double(rows.map(\.ranks).max() ?? 1)
+        let ideal = Series("ideal", [(1, 1), (maxRanks, maxRanks)], color: "#999999", dashed: true)
+        try write(Chart.svg([Chart(title: weak ? "Weak scaling" : "Strong scaling", xLabel: "ranks",
+                                   yLabel: weak ? "throughput / one rank's" : "speedup over one rank", series: [ideal] + series, yFrom: 0)]), to: output)
+        printPredictions(rows, sizes: sizes)
+        printModelCheck(rows)
+        print("")
+        print("wrote \(output)")
+    }
+
+    private var sizeColumn: String { weak ? "batch per rank" : "global batch" }
+
+    /// The measured table: speedup and efficiency of every row against one rank at the same size;
+    /// returns the speedup curves for the plot.
+    private func printMeasured(_ rows: [ScalingRow], sizes: [Int]) -> [Series] {
+        print("| \(sizeColumn) | ranks | exchange | samples/s (spread) | speedup | efficiency | step ms | compute ms | exchange ms | validation % of epoch |")
         print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         var series: [Series] = []
-        for (i, size) in perRankBatches.enumerated() {
+        for (i, size) in sizes.enumerated() {
             let group = rows.filter { (weak ? $0.batch / $0.ranks : $0.batch) == size }.sorted { $0.ranks < $1.ranks }
             guard let one = group.first(where: { $0.ranks == 1 }) else { continue }
             var points: [(x: Double, y: Double)] = []
@@ -70,21 +86,21 @@ struct Scaling: ParsableCommand {
             }
             series.append(Series("\(weak ? "b" : "B") = \(size)", points, color: Chart.palette[(i + 1) % Chart.palette.count], markers: true))
         }
-        let maxRanks = Double(rows.map(\.ranks).max() ?? 1)
-        series.insert(Series("ideal", [(1, 1), (maxRanks, maxRanks)], color: "#999999", dashed: true), at: 0)
-        try write(Chart.svg([Chart(title: weak ? "Weak scaling" : "Strong scaling", xLabel: "ranks",
-                                   yLabel: weak ? "throughput / one rank's" : "speedup over one rank", series: series, yFrom: 0)]), to: output)
+        return series
+    }
 
-        // The model: fitted to the measured allreduce, and with the network figures given.
+    /// Predicted efficiency at 8, 64 and 512 ranks: the model fitted to the measured allreduce,
+    /// and the one with the network figures given.
+    private func printPredictions(_ rows: [ScalingRow], sizes: [Int]) {
         let measured = rows.filter { $0.ranks > 1 }.compactMap(LatencyBandwidthModel.fitted).first
         let given = LatencyBandwidthModel(name: "given network", latency: latencyUs * 1e-6, bytesPerSecond: bandwidthGbps * 1e9 / 8)
         print("")
         print("Latency-bandwidth model: step(P) = compute(B/P) + the exchange, each layer its cheapest way; predicted efficiency")
         print("")
-        print("| model | \(weak ? "batch per rank" : "global batch") | 8 ranks | 64 ranks | 512 ranks |")
+        print("| model | \(sizeColumn) | 8 ranks | 64 ranks | 512 ranks |")
         print("|---|---:|---:|---:|---:|")
         for model in [measured, given].compactMap({ $0 }) {
-            for size in perRankBatches {
+            for size in sizes {
                 guard let one = rows.first(where: { $0.ranks == 1 && $0.batch == size }) else { continue }
                 let step = one.stepMilliseconds / 1e3
                 let flopsPerSecond = one.samplesPerSecond * Benchmark.flopsPerSample(Architecture())
@@ -99,25 +115,25 @@ struct Scaling: ParsableCommand {
                 print("| \(model) | \(size) | " + cells.joined(separator: " | ") + " |")
             }
         }
-        // The model against every multi-rank row: α and β fitted to that row's own allreduce.
+    }
+
+    /// The model against every multi-rank row, with α and β fitted to that row's own allreduce.
+    private func printModelCheck(_ rows: [ScalingRow]) {
         let checks = rows.filter { $0.ranks > 1 }.compactMap { row -> (ScalingRow, Double)? in
             guard let model = LatencyBandwidthModel.fitted(to: row),
                   let one = rows.first(where: { $0.ranks == 1 && $0.batch == (weak ? row.batch / row.ranks : row.batch) }) else { return nil }
             return (row, model.predictedStep(row, oneRank: one))
         }
-        if !checks.isEmpty {
-            print("")
-            print("Model against measurement (α, β fitted to each run's allreduce; compute scaled from one rank):")
-            print("")
-            print("| ranks | batch | exchange | measured step ms | predicted ms | model error |")
-            print("|---:|---:|---|---:|---:|---:|")
-            for (row, predicted) in checks {
-                print(String(format: "| %d | %d | %@ | %.3f | %.3f | %+.0f%% |", row.ranks, row.batch, row.exchange, row.stepMilliseconds,
-                             predicted * 1e3, 100 * (predicted * 1e3 - row.stepMilliseconds) / row.stepMilliseconds))
-            }
-        }
+        guard !checks.isEmpty else { return }
         print("")
-        print("wrote \(output)")
+        print("Model against measurement (α, β fitted to each run's allreduce; compute scaled from one rank):")
+        print("")
+        print("| ranks | batch | exchange | measured step ms | predicted ms | model error |")
+        print("|---:|---:|---|---:|---:|---:|")
+        for (row, predicted) in checks {
+            print(String(format: "| %d | %d | %@ | %.3f | %.3f | %+.0f%% |", row.ranks, row.batch, row.exchange, row.stepMilliseconds,
+                         predicted * 1e3, 100 * (predicted * 1e3 - row.stepMilliseconds) / row.stepMilliseconds))
+        }
     }
 }
 
