@@ -1,35 +1,74 @@
-// Scoring a model on a whole split: a batched forward pass in chunks of large GEMMs, then argmax.
+// Scoring a model on a whole split: a batched forward pass in chunks, then argmax. The first layer
+// skips the zero pixels when the split carries its sparse form; `threads` row ranges run at once.
+import Dispatch
 
 public final class Evaluator {
     public let model: MLP
-    private let workspace: Workspace
+    /// Row ranges scored at once, each on its own thread with one-thread GEMMs.
+    public var threads: Int {
+        didSet { precondition(threads >= 1, "an evaluator needs a thread") }
+    }
     private let chunk: Int
+    private var workspaces: [Workspace] = []  // one per thread, (chunk, n_l) per layer
+    private let firstLayer: PanelWeights      // W_0 rearranged for the sparse product
 
-    public init(_ architecture: Architecture, chunk: Int = 1000) {
+    public init(_ architecture: Architecture, chunk: Int = 1000, threads: Int = 1) {
+        precondition(threads >= 1, "an evaluator needs a thread")
         model = MLP(architecture)
         self.chunk = chunk
-        workspace = Workspace(architecture, rows: chunk)
+        self.threads = threads
+        firstLayer = PanelWeights(inputs: architecture.inputSize, outputs: architecture.layerSizes[1])
     }
 
-    /// Calls `body` with the logits (n, 10) of each chunk of `samples` and the chunk's start row.
-    public func forEachChunk(_ p: ParameterSet, _ samples: Samples, _ body: (Matrix, Int) -> Void) {
-        var start = 0
-        while start < samples.count {
-            let n = min(chunk, samples.count - start)
-            let activations = workspace.activations(0, count: n)
-            model.forward(samples.images.rows(start, count: n), p, activations: activations)
-            body(activations[activations.count - 1], start)
-            start += n
+    /// The partial results of `body` over the chunks of `samples`: `body(&partial, logits, start)`
+    /// gets the logits (n, 10) of each chunk and its first row. One partial per thread, each thread
+    /// taking a contiguous range of rows; the caller combines them.
+    public func mapChunks<Partial>(_ p: ParameterSet, _ samples: Samples, initial: Partial,
+                                   _ body: (inout Partial, Matrix, Int) -> Void) -> [Partial] {
+        let sparse = samples.sparseImages
+        if sparse != nil { firstLayer.pack(p.weight(0)) }
+        let ranges = (0..<threads).map { t in samples.count * t / threads ..< samples.count * (t + 1) / threads }
+        while workspaces.count < threads { workspaces.append(Workspace(model.architecture, rows: chunk)) }
+        var partials = [Partial](repeating: initial, count: threads)
+
+        func score(_ t: Int, into partial: inout Partial) {
+            var start = ranges[t].lowerBound
+            while start < ranges[t].upperBound {
+                let n = min(chunk, ranges[t].upperBound - start)
+                let activations = workspaces[t].activations(0, count: n)   // (n, n_l) per layer
+                if let sparse {
+                    sparse.multiply(rows: start ..< start + n, by: firstLayer, into: activations[0])
+                }
+                model.forward(samples.images.rows(start, count: n), p, activations: activations,
+                              firstProductGiven: sparse != nil)
+                body(&partial, activations[activations.count - 1], start)
+                start += n
+            }
         }
+
+        if threads == 1 {
+            score(0, into: &partials[0])
+        } else {
+            // Each thread runs its own one-thread GEMMs; OpenBLAS's pool would only compete with them.
+            let blasThreads = BLAS.threads
+            BLAS.threads = 1
+            defer { BLAS.threads = blasThreads }
+            partials.withUnsafeMutableBufferPointer { slots in
+                nonisolated(unsafe) let slots = slots
+                withoutActuallyEscaping(score) { score in
+                    nonisolated(unsafe) let score = score
+                    DispatchQueue.concurrentPerform(iterations: threads) { t in score(t, &slots[t]) }
+                }
+            }
+        }
+        return partials
     }
 
     /// Misclassified samples.
     public func errors(_ p: ParameterSet, on samples: Samples) -> Int {
-        var wrong = 0
-        forEachChunk(p, samples) { logits, start in
+        mapChunks(p, samples, initial: 0) { wrong, logits, start in
             wrong += SoftmaxCrossEntropy.errors(logits: logits, labels: samples.labels + start)
-        }
-        return wrong
+        }.reduce(0, +)
     }
 
     /// The fraction misclassified (0.0165 for 1.65 %).
@@ -40,12 +79,11 @@ public final class Evaluator {
     /// counts[label][predicted].
     public func confusionMatrix(_ p: ParameterSet, on samples: Samples) -> [[Int]] {
         let k = model.architecture.outputSize
-        var counts = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
-        forEachChunk(p, samples) { logits, start in
+        let none = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
+        return mapChunks(p, samples, initial: none) { counts, logits, start in
             for i in 0..<logits.rows {
                 counts[Int(samples.labels[start + i])][SoftmaxCrossEntropy.argmax(logits.row(i), k)] += 1
             }
-        }
-        return counts
+        }.reduce(none) { sum, part in zip(sum, part).map { zip($0, $1).map(+) } }
     }
 }

@@ -6,16 +6,28 @@ import Foundation
 public struct Samples {
     public let images: Matrix                       // (n, 784) pixels in [0, 1]
     public let labels: UnsafeMutablePointer<Int32>  // (n) digits 0-9
+    /// The same images without their zeros, for scoring, when that pays (`compressedForScoring`).
+    public let sparseImages: SparseRows?
     public var count: Int { images.rows }
 
-    public init(images: Matrix, labels: UnsafeMutablePointer<Int32>) {
+    public init(images: Matrix, labels: UnsafeMutablePointer<Int32>, sparseImages: SparseRows? = nil) {
+        precondition(sparseImages.map { $0.rows == images.rows && $0.columns == images.columns } ?? true,
+                     "sparse form of other images")
         self.images = images
         self.labels = labels
+        self.sparseImages = sparseImages
     }
 
-    /// Samples `start ..< start + count`.
+    /// Samples `start ..< start + count` (dense only: slices are batches and splits).
     public func slice(_ start: Int, count: Int) -> Samples {
         Samples(images: images.rows(start, count: count), labels: labels + start)
+    }
+
+    /// These samples plus their sparse form when `architecture`'s first layer is scored faster
+    /// from it (MNIST: 19 % non-zero pixels).
+    public func compressedForScoring(_ architecture: Architecture) -> Samples {
+        let sparse = SparseRows(images)
+        return sparse.beatsDense(outputs: architecture.layerSizes[1]) ? Samples(images: images, labels: labels, sparseImages: sparse) : self
     }
 }
 

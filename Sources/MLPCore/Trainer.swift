@@ -29,6 +29,9 @@ public final class Trainer {
     private let full: (activations: [Matrix], deltas: [Matrix])   // all rows (B, n_l), gathered or shared
     private let exchange: GradientExchange
     private lazy var evaluator = Evaluator(configuration.architecture)
+    /// Rank 0's scored splits, with their sparse form when that is faster.
+    private lazy var scored = (validation: data.validation.compressedForScoring(configuration.architecture),
+                               test: data.test.compressedForScoring(configuration.architecture))
     private let clockStart: Double
 
     /// Sets up a run from fresh parameters (`ParameterSet.initialized`) or restored ones and state.
@@ -108,7 +111,7 @@ public final class Trainer {
                 try exchange.assembleParameters()
                 if world.isRoot {
                     do {
-                        try withValidationThreads { try validate(trainingSeconds: start - lastValidationEnd, observer: observer) }
+                        try validate(trainingSeconds: start - lastValidationEnd, observer: observer)
                     } catch {
                         failure = error
                     }
@@ -237,11 +240,12 @@ public final class Trainer {
     /// Rank 0: validation error, test error on a new best, the log record.
     private func validate(trainingSeconds: Double, observer: TrainingObserver?) throws {
         let iteration = state.iteration - 1
-        let validationError = evaluator.errorRate(parameters, on: data.validation)
+        evaluator.threads = validationThreads ?? 1
+        let validationError = evaluator.errorRate(parameters, on: scored.validation)
         let improved = state.stopping.recordValidation(validationError, at: iteration)
         var testError: Double?
         if improved {
-            testError = evaluator.errorRate(parameters, on: data.test)
+            testError = evaluator.errorRate(parameters, on: scored.test)
             state.stopping.recordTest(testError!)
         }
         let record = ValidationRecord(
@@ -264,17 +268,9 @@ public final class Trainer {
         }
     }
 
-    /// Rank 0's OpenBLAS threads while it validates (the other ranks sleep meanwhile); nil keeps
-    /// the training count.
+    /// Rank 0's threads while it validates (the other ranks sleep meanwhile); nil: one, with the
+    /// training's BLAS threads.
     public var validationThreads: Int?
-
-    private func withValidationThreads(_ body: () throws -> Void) rethrows {
-        guard let threads = validationThreads, threads != BLAS.threads else { return try body() }
-        let training = BLAS.threads
-        BLAS.threads = threads
-        defer { BLAS.threads = training }
-        try body()
-    }
 
     /// Compares a hash of the parameters across ranks; every rank sees the same verdict.
     private func checkReplicas() throws {

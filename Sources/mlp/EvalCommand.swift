@@ -20,8 +20,9 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let model = try Checkpoint.load(checkpoint)
-        let (samples, owner) = try MNIST.loadSplit(split, directory: directory)
-        let evaluator = Evaluator(model.configuration.architecture)
+        let (loaded, owner) = try MNIST.loadSplit(split, directory: directory)
+        let samples = loaded.compressedForScoring(model.configuration.architecture)
+        let evaluator = Evaluator(model.configuration.architecture, threads: BLAS.defaultThreads(ranksOnNode: 1))
         let confusion = withExtendedLifetime(owner) { evaluator.confusionMatrix(model.parameters, on: samples) }
         let wrong = samples.count - confusion.indices.reduce(0) { $0 + confusion[$1][$1] }
         print("\(checkpoint): \(model.configuration.architecture.summary), iteration \(model.state.iteration)")
@@ -52,9 +53,9 @@ struct Predict: ParsableCommand {
         let idx = try IDX.readImages(images)
         let set = LabeledImages(count: idx.dimensions[0])
         for (i, byte) in idx.bytes.enumerated() { set.pixels.base[i] = Float(byte) / 255 }
-        let evaluator = Evaluator(model.configuration.architecture)
+        let evaluator = Evaluator(model.configuration.architecture)  // one thread: chunks in order
         var out = ""
-        evaluator.forEachChunk(model.parameters, set.all) { logits, _ in
+        _ = evaluator.mapChunks(model.parameters, set.all.compressedForScoring(model.configuration.architecture), initial: ()) { _, logits, _ in
             for i in 0..<logits.rows {
                 let row = logits.row(i)
                 out += String(SoftmaxCrossEntropy.argmax(row, logits.columns))

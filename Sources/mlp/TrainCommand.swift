@@ -69,9 +69,8 @@ struct Train: ParsableCommand {
         }
         trainer.checkpoints = outputs.checkpoints
         trainer.watchdog = watchdog
-        if world.size > 1 {   // while rank 0 validates, the other ranks on its node sleep: it may use their cores
-            trainer.validationThreads = BLAS.validationThreads(training: BLAS.threads, ranksOnNode: world.nodeSize)
-        }
+        // While rank 0 validates, the other ranks on its node sleep: it may use their cores too.
+        trainer.validationThreads = BLAS.validationThreads(training: BLAS.threads, ranksOnNode: world.nodeSize)
         let reporter = Reporter(quiet: output.quiet, json: outputs.json, csv: outputs.csv)
         if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
 

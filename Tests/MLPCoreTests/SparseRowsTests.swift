@@ -1,0 +1,83 @@
+import Foundation
+import MLPCore
+import Testing
+
+@Suite struct SparseRowsTests {
+    /// `rows × columns` values in [0, 1], each zero with probability `zeros`; row 1 entirely zero.
+    func sparseMatrix(rows: Int, columns: Int, zeros: Double, seed: UInt64) -> FloatStorage {
+        var random = FixtureRandom(state: seed)
+        let m = FloatStorage(count: rows * columns)
+        for i in 0..<rows * columns where random.next() >= zeros && i / columns != 1 { m.base[i] = random.uniform(0, 1) }
+        return m
+    }
+
+    @Test func storesExactlyTheNonZeros() {
+        var values: [Float] = [0, 2, 0, 0,
+                               0, 0, 0, 0,
+                               5, 0, 0, 7]
+        let sparse = values.withUnsafeMutableBufferPointer { SparseRows(Matrix($0.baseAddress!, rows: 3, columns: 4)) }
+        #expect(sparse.nonZeros == 3)
+        #expect(sparse.density == 0.25)
+    }
+
+    @Test(arguments: [10, 256, 300, 500])
+    func productEqualsTheDenseGEMM(outputs: Int) {
+        let (rows, inputs) = (37, 50)
+        let x = sparseMatrix(rows: rows, columns: inputs, zeros: 0.8, seed: 7)
+        let wStorage = FloatStorage(count: inputs * outputs)
+        var random = FixtureRandom(state: 11)
+        for i in 0..<wStorage.count { wStorage.base[i] = random.uniform(-1, 1) }
+        let w = Matrix(wStorage.base, rows: inputs, columns: outputs)
+        let expected = FloatStorage(count: rows * outputs), got = FloatStorage(count: rows * outputs)
+        BLAS.gemm(Matrix(x.base, rows: rows, columns: inputs), w, into: Matrix(expected.base, rows: rows, columns: outputs))
+        got.base.update(repeating: .nan, count: got.count)
+
+        let sparse = SparseRows(Matrix(x.base, rows: rows, columns: inputs))
+        let panels = PanelWeights(inputs: inputs, outputs: outputs)
+        panels.pack(w)
+        // Two row ranges into two views, as two evaluator threads would.
+        sparse.multiply(rows: 0..<20, by: panels, into: Matrix(got.base, rows: 20, columns: outputs))
+        sparse.multiply(rows: 20..<rows, by: panels, into: Matrix(got.base + 20 * outputs, rows: rows - 20, columns: outputs))
+
+        for i in 0..<rows * outputs {
+            #expect(abs(got.base[i] - expected.base[i]) <= 1e-5 * max(1, abs(expected.base[i])), "entry \(i)")
+        }
+        #expect((0..<outputs).allSatisfy { got.base[outputs + $0] == 0 })   // the all-zero row
+    }
+
+    @Test func usedOnlyWhereItBeatsTheGEMM() throws {
+        let mnist = try MNIST.load(directory: bundledMNIST, trainLimit: 100, evalLimit: 1000)
+        let pixels = SparseRows(mnist.validation.images)
+        #expect(pixels.density > 0.1 && pixels.density < 0.25)            // MNIST: about 19 % non-zero
+        #expect(pixels.beatsDense(outputs: 500))
+        #expect(!pixels.beatsDense(outputs: 16))                            // a 256-wide panel for 16 outputs
+        #expect(mnist.validation.compressedForScoring(Architecture()).sparseImages != nil)
+
+        let dense = randomBatch(rows: 50, inputs: 784, classes: 10, seed: 3)
+        #expect(!SparseRows(dense.all.images).beatsDense(outputs: 500))
+        #expect(dense.all.compressedForScoring(Architecture()).sparseImages == nil)
+    }
+}
+
+@Suite struct EvaluatorTests {
+    /// The same confusion matrix from the dense GEMM on one thread and the sparse product on three.
+    @Test(arguments: [Activation.tanh, .relu])
+    func sparseAndThreadedScoringAgreeWithDense(activation: Activation) throws {
+        let mnist = try MNIST.load(directory: bundledMNIST, trainLimit: 100, evalLimit: 2500)
+        let architecture = Architecture(hiddenSizes: [300, 40], activation: activation)
+        let p = randomParameters(architecture, seed: 5)
+        for i in 0..<p.layout.count { p.storage.base[i] *= 0.1 }   // so that tanh does not saturate
+
+        let dense = Evaluator(architecture, chunk: 700).confusionMatrix(p, on: mnist.validation)
+        let scored = mnist.validation.compressedForScoring(architecture)
+        #expect(scored.sparseImages != nil)
+        let threaded = Evaluator(architecture, chunk: 700, threads: 3)
+        let sparse = threaded.confusionMatrix(p, on: scored)
+
+        #expect(sparse == dense)
+        #expect(dense.joined().reduce(0, +) == 2500)
+        #expect(dense.filter { $0.reduce(0, +) > 0 }.count == 10)
+        #expect(Set(dense.indices.map { d in dense.map { $0[d] }.reduce(0, +) }).count > 3)   // many digits predicted
+        #expect(threaded.errors(p, on: scored) == 2500 - dense.indices.reduce(0) { $0 + dense[$1][$1] })
+    }
+}
