@@ -92,11 +92,16 @@ final class GradientExchange {
 
     /// The split first layer's product input · W_0 for this rank's shard rows (`into`, (b, n_1)):
     /// this rank's rows of W_0 times every sample's matching inputs, summed across ranks.
-    func firstLayerProduct(_ batchInput: Matrix, _ parameters: ParameterSet, into shardRows: Matrix) throws {
+    func firstLayerProduct(_ batchInput: Matrix, sparseInput: SparseBatch.Rows?, _ parameters: ParameterSet,
+                           into shardRows: Matrix) throws {
         let rows = ownedRows[0]!, partial = splitPartial!
         let product = Matrix(partial.base, rows: batchInput.rows, columns: shardRows.columns)       // (B, n_1)
-        BLAS.gemm(batchInput.columns(rows.lowerBound, count: rows.count),                              // (B, rows)
-                  parameters.weight(0).rows(rows.lowerBound, count: rows.count), into: product)       // · (rows, n_1)
+        let weights = parameters.weight(0).rows(rows.lowerBound, count: rows.count)                // (rows, n_1)
+        if let sparseInput {
+            sparseInput.multiply(columns: rows, by: weights, into: product)
+        } else {
+            BLAS.gemm(batchInput.columns(rows.lowerBound, count: rows.count), weights, into: product) // (B, rows) · (rows, n_1)
+        }
         try world.reduceScatterSum(partial.base, into: shardRows.base, counts: splitCounts)
     }
 

@@ -42,9 +42,10 @@ public struct SGD: Equatable, Sendable {
     /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·Aᵀ·D in one GEMM (β carries the decay), and
     /// b ← b − (η/B)·Σ_rows D. `input` A is (B, n_in), `delta` D is (B, n_out). With `rows`, only
     /// those rows of W are updated (from those columns of A); without `bias`, the bias is left to
-    /// another rank (node-shared parameters).
+    /// another rank (node-shared parameters). `sparseInput`: A without its zeros, for the kernel
+    /// that skips them.
     public func applyFactors(layer l: Int, rows: Range<Int>? = nil, bias: Bool = true, to p: ParameterSet, input: Matrix,
-                             delta: Matrix, rate eta: Double, ones: UnsafePointer<Float>) {
+                             sparseInput: SparseBatch.Rows? = nil, delta: Matrix, rate eta: Double, ones: UnsafePointer<Float>) {
         let rows = rows ?? 0..<p.layout.layers[l].inputs
         let w = p.weight(l).rows(rows.lowerBound, count: rows.count)              // (rows, n_out)
         let a = input.columns(rows.lowerBound, count: rows.count)                 // (B, rows), strided
@@ -55,7 +56,11 @@ public struct SGD: Equatable, Sendable {
             for i in 0..<w.count { base[i] = keep * base[i] - shrink * sign(base[i]) }
             beta = 1
         }
-        if !rows.isEmpty { BLAS.gemm(a, delta, into: w, transposeA: true, alpha: alpha, beta: beta) }
+        if let sparseInput {
+            sparseInput.addTransposedProduct(columns: rows, delta: delta, into: w, alpha: alpha, beta: beta)
+        } else if !rows.isEmpty {
+            BLAS.gemm(a, delta, into: w, transposeA: true, alpha: alpha, beta: beta)
+        }
         if bias { BLAS.addColumnSums(of: delta, into: p.bias(l), alpha: alpha, beta: 1, ones: ones) }
     }
 

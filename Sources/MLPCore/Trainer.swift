@@ -28,6 +28,11 @@ public final class Trainer {
     private let mine: (activations: [Matrix], deltas: [Matrix])   // shard rows (b, n_l)
     private let full: (activations: [Matrix], deltas: [Matrix])   // all rows (B, n_l), gathered or shared
     private let exchange: GradientExchange
+    /// The minibatch's inputs without their zeros, when the first layer's kernels use them (`sparseInput`).
+    private let sparseBatch: SparseBatch?
+    public var usesSparseInput: Bool { sparseBatch != nil }
+    /// The fraction of the training images' pixels that are not zero.
+    public let trainingInputDensity: Double
     private lazy var evaluator = Evaluator(configuration.architecture)
     /// Rank 0's scored splits, with their sparse form when that is faster.
     private lazy var scored = (validation: data.validation.compressedForScoring(configuration.architecture),
@@ -49,6 +54,10 @@ public final class Trainer {
             throw ConfigurationError("--parameter-memory shared needs every rank on one node; this job spans \(world.size / max(1, world.nodeSize)) nodes. Use auto or private.")
         }
         let share = world.size > 1 && oneNode && configuration.parameterMemory != .private
+        trainingInputDensity = data.train.images.nonZeroFraction
+        let sparse = configuration.sparseInput == .on
+            || (configuration.sparseInput == .auto && SparseBatch.pays(density: trainingInputDensity))
+        sparseBatch = sparse ? SparseBatch(capacity: batchSize, columns: configuration.architecture.inputSize) : nil
         self.configuration = configuration
         self.world = world
         self.data = data
@@ -155,11 +164,13 @@ public final class Trainer {
         // ---- forward: this rank's shard of the global minibatch ----
         let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
         let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
+        sparseBatch?.fill(from: batch.images, columns: plan.splitsFirstLayer ? exchange.ownedRows[0] : nil)  // without zeros
+        let sparseX = sparseBatch?.rows(shard.start ..< shard.start + shard.count)
         if plan.splitsFirstLayer {                                            // x · W_0 from every rank's rows of W_0
-            try exchange.firstLayerProduct(batch.images, parameters, into: mine.activations[0])
+            try exchange.firstLayerProduct(batch.images, sparseInput: sparseBatch?.all, parameters, into: mine.activations[0])
         }
         model.forward(x, parameters, activations: mine.activations,           // (b, n_1) ... logits (b, 10)
-                      firstProductGiven: plan.splitsFirstLayer)
+                      firstProductGiven: plan.splitsFirstLayer, sparseInput: sparseX)
         let loss = SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
                                              labels: batch.labels + shard.start,
                                              into: mine.deltas[model.layerCount - 1])  // Σ NLL over b rows
@@ -178,7 +189,8 @@ public final class Trainer {
                 try exchange.startRows(layer: l + 1)      // layer l+1's delta and input rows are read no more
             }
             if plan.layers[l] == .dense {
-                model.gradient(layer: l, input: l == 0 ? x : mine.activations[l - 1], delta: mine.deltas[l], into: gradients, ones: ones)
+                model.gradient(layer: l, input: l == 0 ? x : mine.activations[l - 1], delta: mine.deltas[l], into: gradients,
+                               ones: ones, sparseInput: l == 0 ? sparseX : nil)
                 try exchange.startGradient(layer: l)      // (n_in, n_out) summed over the shard, allreduced
             }
         }
@@ -206,7 +218,8 @@ public final class Trainer {
             case .factors, .sharded, .split:
                 let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), all ranks' rows
                 sgd.applyFactors(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
-                                 to: parameters, input: input, delta: full.deltas[l], rate: eta, ones: ones)
+                                 to: parameters, input: input, sparseInput: l == 0 ? sparseBatch?.all : nil,
+                                 delta: full.deltas[l], rate: eta, ones: ones)
             }
         }
         try exchange.finishUpdate()                     // other ranks' rows: gathered, or visible in shared memory

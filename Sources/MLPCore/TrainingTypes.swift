@@ -11,6 +11,7 @@ public struct TrainingConfiguration: Equatable, Sendable {
     public var shuffle = false
     public var exchange: ExchangeMode = .auto
     public var parameterMemory: ParameterMemory = .auto
+    public var sparseInput: SparseInputMode = .auto
     public var checkReplicasEvery = 0  // steps; 0 = never
     public var checkpointDirectory: String?
 

@@ -28,6 +28,9 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Where the parameters live: shared, private or auto.", valueName: "where"))
     var parameterMemory: ParameterMemory = .auto
 
+    @Option(help: ArgumentHelp("The first layer from the non-zero inputs only, as `mlp train --sparse-input`.", valueName: "mode"))
+    var sparseInput: SparseInputMode = .auto
+
     @Option(help: ArgumentHelp("OpenBLAS threads per rank (default: the node's cores divided among its ranks).", valueName: "n"))
     var blasThreads: Int?
 
@@ -109,6 +112,7 @@ struct Bench: ParsableCommand {
             configuration.patience = Int.max / 4
             configuration.exchange = exchange
             configuration.parameterMemory = parameterMemory
+            configuration.sparseInput = sparseInput
             let trainer = try world.together {
                 try Trainer(configuration: configuration, data: mnist, world: world, parameters: .initialized(architecture, seed: 1234))
             }

@@ -121,6 +121,7 @@ struct Train: ParsableCommand {
         c.epochs = optimizer.epochs ?? c.epochs
         c.exchange = parallel.exchange
         c.parameterMemory = parallel.parameterMemory
+        c.sparseInput = parallel.sparseInput
         c.checkReplicasEvery = parallel.checkReplicas
         c.checkpointDirectory = checkpoints.checkpointDir
         return c
@@ -143,6 +144,7 @@ struct Train: ParsableCommand {
         print("  data        \(data.directory): \(grouped(t.data.train.count)) train, \(grouped(t.data.validation.count)) validation, \(grouped(t.data.test.count)) test")
         print("  optimizer   SGD lr \(compact(c.sgd.learningRate))\(c.sgd.decay > 0 ? " / (1 + \(compact(c.sgd.decay))·t)" : ""), L1 \(compact(c.sgd.l1)), L2 \(compact(c.sgd.l2)), batch \(c.batchSize), up to \(c.epochs) epochs, patience \(c.patience), seed \(c.seed), \(c.shuffle ? "shuffled" : "tutorial order")")
         print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples per rank, exchange \(c.exchange.rawValue): \(t.plan), OpenBLAS \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank (\(BLAS.coreName))")
+        print("  first layer \(t.usesSparseInput ? "from the non-zero inputs only" : "dense GEMMs") (--sparse-input \(c.sparseInput.rawValue); \(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero)")
         print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")
         if let checkpoint {
             print("  resumed     \(checkpoints.resume!) at iteration \(checkpoint.state.iteration) (saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")

@@ -6,6 +6,7 @@ import MLPCore
 extension Activation: ExpressibleByArgument {}
 extension ExchangeMode: ExpressibleByArgument {}
 extension ParameterMemory: ExpressibleByArgument {}
+extension SparseInputMode: ExpressibleByArgument {}
 
 /// "500" or "500,300": the widths of the hidden layers.
 struct HiddenSizes: ExpressibleByArgument, Equatable {
@@ -100,6 +101,9 @@ struct ParallelOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node).", valueName: "where"))
     var parameterMemory: ParameterMemory = .auto
+
+    @Option(help: ArgumentHelp("The first layer's product and weight gradient from the inputs' non-zero pixels only: on, off (GEMMs) or auto (on when under 30 % of the training pixels are non-zero; MNIST: 19 %).", valueName: "mode"))
+    var sparseInput: SparseInputMode = .auto
 
     @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads per rank. Default: the node's cores divided among the ranks on it; OPENBLAS_NUM_THREADS also works.", valueName: "n"))
     var blasThreads: Int?
