@@ -26,6 +26,7 @@ extension Integration {
             (["--blas-threads", "0"], "--blas-threads 0"),
             (["--check-replicas", "-2"], "--check-replicas -2"),
             (["--exchange", "magic"], "--exchange"),
+            (["--sparse-input", "maybe"], "--sparse-input"),
             (["--train-limit", "0"], "--train-limit 0"),
             (["--no-such-flag"], "--no-such-flag"),
             (["--data", "/nonexistent/mnist"], "/nonexistent/mnist: no such data directory"),
