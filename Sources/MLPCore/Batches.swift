@@ -58,17 +58,24 @@ public final class MinibatchSchedule {
     public func batch(_ iteration: Int) -> Samples {
         let index = iteration % batchesPerEpoch
         guard shuffle else { return train.slice(index * batchSize, count: batchSize) }
+        let columns = train.images.columns
+        for row in 0..<batchSize {
+            let source = sample(iteration, row: row)
+            staging.all.images.row(row).update(from: train.images.row(source), count: columns)
+            staging.all.labels[row] = train.labels[source]
+        }
+        return staging.all
+    }
+
+    /// The training sample at row `row` of minibatch `iteration`.
+    public func sample(_ iteration: Int, row: Int) -> Int {
+        let index = iteration % batchesPerEpoch
+        guard shuffle else { return index * batchSize + row }
         let epoch = epoch(of: iteration)
         if epoch != orderEpoch {
             order = MersenneTwister.epochPermutation(count: train.count, seed: seed, epoch: epoch)
             orderEpoch = epoch
         }
-        let columns = train.images.columns
-        for row in 0..<batchSize {
-            let source = Int(order[index * batchSize + row])
-            staging.all.images.row(row).update(from: train.images.row(source), count: columns)
-            staging.all.labels[row] = train.labels[source]
-        }
-        return staging.all
+        return Int(order[index * batchSize + row])
     }
 }

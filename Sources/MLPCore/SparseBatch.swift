@@ -32,39 +32,32 @@ public final class SparseBatch {
     /// The columns that the last `fill` took.
     public private(set) var filledColumns = 0..<0
 
-    /// Takes the non-zeros of `x` (rows ≤ capacity) in `columns` (default all): the columns whose
-    /// rows of W_0 this rank multiplies and updates.
-    public func fill(from x: Matrix, columns wanted: Range<Int>? = nil) {
-        let wanted = wanted ?? 0..<columns
-        precondition(x.rows <= capacity && x.columns == columns && wanted.upperBound <= columns,
-                     "minibatch larger than its sparse buffers")
-        rows = x.rows
-        filledColumns = wanted
-        // By rows: blocks of 16 zeros (a third of MNIST's) are skipped after one test; within other
-        // blocks every entry is written and the end advances only past a non-zero (no branch).
+    /// Takes `count` rows of `source` (the training set's non-zeros, listed once at start-up),
+    /// row r being source row `sample(r)`: a copy of their entries, without reading the pixels.
+    public func fill(from source: SparseRows, count: Int, sample: (Int) -> Int) {
+        precondition(count <= capacity && source.columns == columns, "minibatch larger than its sparse buffers")
+        rows = count
+        filledColumns = source.kept
         var k = 0
-        for r in 0..<x.rows {
+        for r in 0..<count {
             rowStart.base[r] = Int32(k)
-            let row = x.row(r)
-            var c = wanted.lowerBound
-            while c < wanted.upperBound {
-                let end = min(c + 16, wanted.upperBound)
-                if end - c == 16 && Self.allZero(row + c) { c = end; continue }
-                for i in c..<end {
-                    rowColumn.base[k] = Int32(i)
-                    rowValue.base[k] = row[i]
-                    k += row[i] != 0 ? 1 : 0
-                }
-                c = end
-            }
+            let i = sample(r)
+            let first = Int(source.rowStart.base[i]), n = Int(source.rowStart.base[i + 1]) - first
+            (rowColumn.base + k).update(from: source.columnIndex.base + first, count: n)
+            (rowValue.base + k).update(from: source.values.base + first, count: n)
+            k += n
         }
-        rowStart.base[x.rows] = Int32(k)
-        // By columns: count per column, then place the entries row by row, so rows ascend.
-        let start = columnStart.base
+        rowStart.base[count] = Int32(k)
+        listByColumns()
+    }
+
+    /// The same entries by columns: count per column, then place them row by row, so rows ascend.
+    private func listByColumns() {
+        let k = nonZeros, start = columnStart.base
         start.update(repeating: 0, count: columns + 1)
         for i in 0..<k { start[Int(rowColumn.base[i]) + 1] += 1 }
         for c in 0..<columns { start[c + 1] += start[c] }
-        for r in 0..<x.rows {
+        for r in 0..<rows {
             for i in Int(rowStart.base[r])..<Int(rowStart.base[r + 1]) {
                 let c = Int(rowColumn.base[i])
                 let slot = Int(start[c])
@@ -80,15 +73,6 @@ public final class SparseBatch {
     /// Whether the last `fill` took every column in `wanted`.
     private func covers(_ wanted: Range<Int>) -> Bool {
         wanted.isEmpty || (filledColumns.lowerBound <= wanted.lowerBound && wanted.upperBound <= filledColumns.upperBound)
-    }
-
-    /// Whether 16 floats are all +0 (their bits OR to zero).
-    @inline(__always)
-    private static func allZero(_ p: UnsafePointer<Float>) -> Bool {
-        let u = UnsafeRawPointer(p)
-        var bits: UInt64 = 0
-        for i in 0..<8 { bits |= u.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self) }
-        return bits == 0
     }
 
     /// out = x[rows, columns] · w, where w (columns.count, n_out) holds the rows `columns` of W_0.

@@ -3,26 +3,30 @@
 // GEMM's arithmetic, 2.5× less time here. The training step's kernels are in SparseBatch.swift.
 
 /// The non-zero entries of a matrix, row by row: row i holds values[rowStart[i] ..< rowStart[i + 1]]
-/// in the ascending columns columnIndex[...] (the CSR layout).
+/// in the ascending columns columnIndex[...] (the CSR layout). With `kept`, only those columns.
 public final class SparseRows {
     public let rows: Int
     public let columns: Int
-    private let rowStart: Storage<Int32>     // (rows + 1)
-    private let columnIndex: Storage<Int32>  // (non-zeros)
-    private let values: FloatStorage         // (non-zeros)
+    public let kept: Range<Int>               // the columns whose non-zeros are listed
+    let rowStart: Storage<Int32>              // (rows + 1)
+    let columnIndex: Storage<Int32>           // (non-zeros)
+    let values: FloatStorage                  // (non-zeros)
 
-    public init(_ m: Matrix) {
+    public init(_ m: Matrix, columns kept: Range<Int>? = nil) {
+        let kept = kept ?? 0..<m.columns
+        precondition(kept.upperBound <= m.columns, "columns outside the matrix")
         rows = m.rows
         columns = m.columns
+        self.kept = kept
         var nonZeros = 0
-        for r in 0..<m.rows { for c in 0..<m.columns where m.row(r)[c] != 0 { nonZeros += 1 } }
+        for r in 0..<m.rows { for c in kept where m.row(r)[c] != 0 { nonZeros += 1 } }
         rowStart = Storage<Int32>(count: m.rows + 1)
         columnIndex = Storage<Int32>(count: nonZeros)
         values = FloatStorage(count: nonZeros)
         var k = 0
         for r in 0..<m.rows {
             rowStart.base[r] = Int32(k)
-            for c in 0..<m.columns where m.row(r)[c] != 0 {
+            for c in kept where m.row(r)[c] != 0 {
                 columnIndex.base[k] = Int32(c)
                 values.base[k] = m.row(r)[c]
                 k += 1
@@ -32,7 +36,7 @@ public final class SparseRows {
     }
 
     public var nonZeros: Int { values.count }
-    public var density: Double { rows * columns == 0 ? 1 : Double(nonZeros) / Double(rows * columns) }
+    public var density: Double { rows * kept.count == 0 ? 1 : Double(nonZeros) / Double(rows * kept.count) }
 
     /// Whether `multiply` beats a dense GEMM for an output `outputs` wide: the kernel does
     /// density × (outputs rounded up to its panel width) of the dense work at about 40 % of the GEMM's
@@ -45,7 +49,8 @@ public final class SparseRows {
     /// out = rows `range` of this matrix · w, for w of `columns` rows: per non-zero x, x times one
     /// panel row added into 16 SIMD registers per output row, so the output row is written once.
     public func multiply(rows range: Range<Int>, by w: PanelWeights, into out: Matrix) {
-        precondition(w.inputs == columns && out.columns == w.outputs && out.rows == range.count, "shape mismatch in sparse product")
+        precondition(w.inputs == columns && kept == 0..<columns && out.columns == w.outputs && out.rows == range.count,
+                     "shape mismatch in sparse product")
         for panel in 0..<w.panels {
             let first = panel * PanelWeights.width
             let width = min(PanelWeights.width, w.outputs - first)

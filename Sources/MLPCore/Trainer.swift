@@ -28,8 +28,11 @@ public final class Trainer {
     private let mine: (activations: [Matrix], deltas: [Matrix])   // shard rows (b, n_l)
     private let full: (activations: [Matrix], deltas: [Matrix])   // all rows (B, n_l), gathered or shared
     private let exchange: GradientExchange
-    /// The minibatch's inputs without their zeros, when the first layer's kernels use them (`sparseInput`).
+    /// The minibatch's inputs without their zeros, when the first layer's kernels use them
+    /// (`sparseInput`), copied every step from the training set's non-zeros, listed once (only the
+    /// columns whose rows of W_0 this rank multiplies, on a split first layer).
     private let sparseBatch: SparseBatch?
+    private let trainingNonZeros: SparseRows?
     public var usesSparseInput: Bool { sparseBatch != nil }
     /// The fraction of the training images' pixels that are not zero.
     public let trainingInputDensity: Double
@@ -57,7 +60,6 @@ public final class Trainer {
         trainingInputDensity = data.train.images.nonZeroFraction
         let sparse = configuration.sparseInput == .on
             || (configuration.sparseInput == .auto && SparseBatch.pays(density: trainingInputDensity))
-        sparseBatch = sparse ? SparseBatch(capacity: batchSize, columns: configuration.architecture.inputSize) : nil
         self.configuration = configuration
         self.world = world
         self.data = data
@@ -81,6 +83,8 @@ public final class Trainer {
         full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
         exchange = GradientExchange(plan: plan, world: world, parameters: self.parameters, gradients: gradients,
                                     fullActivations: full.activations, fullDeltas: full.deltas, shards: shards)
+        trainingNonZeros = sparse ? SparseRows(data.train.images, columns: plan.splitsFirstLayer ? exchange.ownedRows[0] : nil) : nil
+        sparseBatch = sparse ? SparseBatch(capacity: batchSize, columns: configuration.architecture.inputSize) : nil
         clockStart = world.wallTime()
     }
 
@@ -164,7 +168,9 @@ public final class Trainer {
         // ---- forward: this rank's shard of the global minibatch ----
         let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
         let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
-        sparseBatch?.fill(from: batch.images, columns: plan.splitsFirstLayer ? exchange.ownedRows[0] : nil)  // without zeros
+        if let sparseBatch, let trainingNonZeros {                            // the same without zeros
+            sparseBatch.fill(from: trainingNonZeros, count: batchSize) { schedule.sample(iteration, row: $0) }
+        }
         let sparseX = sparseBatch?.rows(shard.start ..< shard.start + shard.count)
         if plan.splitsFirstLayer {                                            // x · W_0 from every rank's rows of W_0
             try exchange.firstLayerProduct(batch.images, sparseInput: sparseBatch?.all, parameters, into: mine.activations[0])

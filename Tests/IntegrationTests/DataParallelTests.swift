@@ -54,6 +54,22 @@ extension Integration {
             }
         }
 
+        /// Shuffled minibatches: the sparse first layer copies the shuffled samples' non-zeros; on 1
+        /// and 2 ranks it matches the GEMMs on one rank (same tolerance as above).
+        @Test func shuffledSparseMatchesGEMMs() throws {
+            let scratch = Scratch()
+            let (_, gemm) = try train(ranks: nil, batch: 20, in: scratch, name: "gemm", extra: ["--shuffle", "--sparse-input", "off"])
+            let reference = try #require(gemm)
+            for ranks in [nil, 2] {
+                let (result, sparse) = try train(ranks: ranks, batch: 20, in: scratch, name: "sparse\(ranks ?? 1)",
+                                                 extra: ["--shuffle", "--sparse-input", "on"])
+                #expect(result.status == 0, "\(result.output)")
+                let run = try #require(sparse)
+                let worst = worstRelativeDifference(run.parameters, reference.parameters)
+                #expect(worst <= 1e-4 && worst > 0, "\(ranks ?? 1) rank(s): worst relative difference \(worst)")
+            }
+        }
+
         /// Same P and seed: the same bits, run after run.
         @Test func sameRanksSameBits() throws {
             let scratch = Scratch()

@@ -23,6 +23,7 @@ import Testing
         #expect(schedule.batch(0).images.base == set.all.images.base)
         #expect(schedule.batch(6).images.base == set.all.images.base + 20 * 3)  // epoch 2, minibatch 1
         #expect(schedule.epoch(of: 4) == 0 && schedule.epoch(of: 5) == 1)
+        #expect(schedule.sample(6, row: 3) == 23)
     }
 
     @Test func shuffledBatchesCoverAnEpochOnce() {
@@ -36,6 +37,7 @@ import Testing
                 let index = Int(batch.images.row(r)[0])
                 seen.append(index)
                 #expect(batch.labels[r] == set.all.labels[index])
+                #expect(schedule.sample(iteration, row: r) == index)   // what the sparse first layer copies
             }
         }
         #expect(seen.sorted() == Array(0..<100))

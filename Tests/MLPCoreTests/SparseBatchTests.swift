@@ -26,7 +26,7 @@ import Testing
         let (x, wAll) = fixtures(rows: rows, columns: columns, outputs: outputs)
         let batch = SparseBatch(capacity: 30, columns: columns)
         let (rowRange, columnRange) = (5..<19, 17..<44)
-        batch.fill(from: Matrix(x.base, rows: rows, columns: columns), columns: 10..<50)
+        batch.fill(from: SparseRows(Matrix(x.base, rows: rows, columns: columns), columns: 10..<50), count: rows) { $0 }
         #expect(batch.rows == rows && batch.filledColumns == 10..<50)
 
         let xPart = Matrix(x.base, rows: rows, columns: columns).rows(rowRange.lowerBound, count: rowRange.count)
@@ -44,7 +44,7 @@ import Testing
         let (rows, columns) = (23, 60)
         let (x, delta) = fixtures(rows: rows, columns: columns, outputs: outputs)   // delta: any (rows, outputs) values
         let batch = SparseBatch(capacity: rows, columns: columns)
-        batch.fill(from: Matrix(x.base, rows: rows, columns: columns))
+        batch.fill(from: SparseRows(Matrix(x.base, rows: rows, columns: columns)), count: rows) { $0 }
         let (rowRange, columnRange) = (4..<21, 9..<52)
         let xPart = Matrix(x.base, rows: rows, columns: columns).rows(rowRange.lowerBound, count: rowRange.count)
             .columns(columnRange.lowerBound, count: columnRange.count)
@@ -58,13 +58,26 @@ import Testing
         expectClose(got, expected, "β·W − 0.3·xᵀ·δ, \(outputs) wide, β \(beta)")
     }
 
-    @Test func refillsWithoutGrowing() {
-        let (x, _) = fixtures(rows: 8, columns: 40, outputs: 1)
+    /// Rows picked from a listed set in any order (a shuffled minibatch), then a smaller refill.
+    @Test func fillsPickedRowsAndRefills() {
+        let (x, w) = fixtures(rows: 8, columns: 40, outputs: 16)
+        let listed = SparseRows(Matrix(x.base, rows: 8, columns: 40))
+        #expect(listed.nonZeros == (0..<320).filter { x.base[$0] != 0 }.count)
         let batch = SparseBatch(capacity: 8, columns: 40)
-        batch.fill(from: Matrix(x.base, rows: 8, columns: 40))
-        let all = batch.nonZeros
-        #expect(all == (0..<320).filter { x.base[$0] != 0 }.count)
-        batch.fill(from: Matrix(x.base, rows: 3, columns: 40), columns: 0..<16)
-        #expect(batch.rows == 3 && batch.nonZeros == (0..<3).flatMap { r in (0..<16).map { r * 40 + $0 } }.filter { x.base[$0] != 0 }.count)
+        let picked = [5, 0, 7, 5]
+        batch.fill(from: listed, count: 4) { picked[$0] }
+        #expect(batch.rows == 4 && batch.nonZeros == picked.map { r in (0..<40).filter { x.base[r * 40 + $0] != 0 }.count }.reduce(0, +))
+
+        // Its product equals the GEMM of the picked dense rows.
+        let dense = FloatStorage(count: 4 * 40)
+        for (r, source) in picked.enumerated() { (dense.base + r * 40).update(from: x.base + source * 40, count: 40) }
+        let expected = FloatStorage(count: 4 * 16), got = FloatStorage(count: 4 * 16)
+        let wm = Matrix(w.base, rows: 40, columns: 16)
+        BLAS.gemm(Matrix(dense.base, rows: 4, columns: 40), wm, into: Matrix(expected.base, rows: 4, columns: 16))
+        batch.all.multiply(columns: 0..<40, by: wm, into: Matrix(got.base, rows: 4, columns: 16))
+        expectClose(got, expected, "picked rows · W")
+
+        batch.fill(from: listed, count: 2) { $0 }
+        #expect(batch.rows == 2 && batch.nonZeros == (0..<80).filter { x.base[$0] != 0 }.count)
     }
 }
