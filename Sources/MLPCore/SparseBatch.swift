@@ -2,9 +2,10 @@
 // update W_0 ← β·W_0 + α·xᵀ·δ, each touching only the rows of W_0 whose input is not zero, in place
 // of the two largest GEMMs of the step (`--sparse-input`).
 
-/// A minibatch's inputs without their zeros, rebuilt every step in buffers made once: by rows
-/// (CSR) for the first layer's product x · W_0, and by columns (CSC) for its weight gradient xᵀ · δ.
-/// The two kernels below replace those GEMMs when the inputs are sparse enough (`--sparse-input`).
+/// A minibatch's inputs without their zeros, copied every step from the training set's non-zeros
+/// (listed once) into buffers made once: by rows (CSR) for the first layer's product x · W_0, and by
+/// columns (CSC) for its weight gradient xᵀ · δ. The two kernels below replace those GEMMs when the
+/// inputs are sparse enough (`--sparse-input`).
 public final class SparseBatch {
     public let capacity: Int                   // rows at most
     public let columns: Int
