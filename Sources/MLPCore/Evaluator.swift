@@ -53,6 +53,7 @@ public final class Evaluator {
             let blasThreads = BLAS.threads
             BLAS.threads = 1
             defer { BLAS.threads = blasThreads }
+            // Thread t writes only slots[t] and workspaces[t], and reads what no one writes meanwhile.
             partials.withUnsafeMutableBufferPointer { slots in
                 nonisolated(unsafe) let slots = slots
                 withoutActuallyEscaping(score) { score in
