@@ -10,14 +10,14 @@ public final class Evaluator {
     }
     private let chunk: Int
     private var workspaces: [Workspace] = []  // one per thread, (chunk, n_l) per layer
-    private let firstLayer: PanelWeights      // W_0 rearranged for the sparse product
+    private lazy var firstLayer = PanelWeights(inputs: model.architecture.inputSize,   // W_0 rearranged for
+                                               outputs: model.architecture.layerSizes[1])  // the sparse product
 
     public init(_ architecture: Architecture, chunk: Int = 1000, threads: Int = 1) {
         precondition(threads >= 1, "an evaluator needs a thread")
         model = MLP(architecture)
         self.chunk = chunk
         self.threads = threads
-        firstLayer = PanelWeights(inputs: architecture.inputSize, outputs: architecture.layerSizes[1])
     }
 
     /// The partial results of `body` over the chunks of `samples`: `body(&partial, logits, start)`
@@ -26,7 +26,7 @@ public final class Evaluator {
     public func mapChunks<Partial>(_ p: ParameterSet, _ samples: Samples, initial: Partial,
                                    _ body: (inout Partial, Matrix, Int) -> Void) -> [Partial] {
         let sparse = samples.sparseImages
-        if sparse != nil { firstLayer.pack(p.weight(0)) }
+        if sparse != nil { firstLayer.pack(p.weight(0)) }   // made and filled before any thread reads it
         let ranges = (0..<threads).map { t in samples.count * t / threads ..< samples.count * (t + 1) / threads }
         while workspaces.count < threads { workspaces.append(Workspace(model.architecture, rows: chunk)) }
         var partials = [Partial](repeating: initial, count: threads)

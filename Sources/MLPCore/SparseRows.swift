@@ -18,8 +18,7 @@ public final class SparseRows {
         rows = m.rows
         columns = m.columns
         self.kept = kept
-        var nonZeros = 0
-        for r in 0..<m.rows { for c in kept where m.row(r)[c] != 0 { nonZeros += 1 } }
+        let nonZeros = m.nonZeroCount(columns: kept)
         rowStart = Storage<Int32>(count: m.rows + 1)
         columnIndex = Storage<Int32>(count: nonZeros)
         values = FloatStorage(count: nonZeros)
@@ -126,12 +125,15 @@ private struct Accumulator256 {
 }
 
 extension Matrix {
-    /// The fraction of entries that are not zero.
-    public var nonZeroFraction: Double {
+    /// The entries in `columns` (default all) that are not zero.
+    public func nonZeroCount(columns kept: Range<Int>? = nil) -> Int {
         var count = 0
-        for r in 0..<rows { let row = self.row(r); for c in 0..<columns { count += row[c] != 0 ? 1 : 0 } }
-        return count == 0 ? 0 : Double(count) / Double(rows * columns)
+        for r in 0..<rows { let row = self.row(r); for c in kept ?? 0..<columns { count += row[c] != 0 ? 1 : 0 } }
+        return count
     }
+
+    /// The fraction of entries that are not zero.
+    public var nonZeroFraction: Double { count == 0 ? 0 : Double(nonZeroCount()) / Double(count) }
 }
 
 extension SIMD16<Float> {

@@ -77,7 +77,7 @@ struct Bench: ParsableCommand {
         }
         let mnist = try world.together { try MNIST.load(directory: directory) }
         let architecture = Architecture()
-        let validationSet = mnist.validation.compressedForScoring(architecture)
+        let validationSet = world.isRoot ? mnist.validation.compressedForScoring(architecture) : mnist.validation  // rank 0 scores
         let flops = Benchmark.flopsPerSample(architecture)
         let nodes = world.size / max(1, world.nodeSize)
 
