@@ -25,6 +25,22 @@ public struct Shard: Equatable, Sendable {
         let start = rank * base + min(rank, extra)
         return start..<start + base + (rank < extra ? 1 : 0)
     }
+
+    /// A split of the rows 0 ..< cost.count into P contiguous ranges of about equal total cost:
+    /// rank r's range ends at the first row where the running total reaches (r + 1)/P of the whole.
+    /// Every rank computes the same ranges from the same costs.
+    public static func rows(balancing cost: [Double], rank: Int, worldSize: Int) -> Range<Int> {
+        let total = cost.reduce(0, +)
+        guard total > 0 else { return rows(cost.count, rank: rank, worldSize: worldSize) }
+        func end(_ r: Int) -> Int {
+            guard r < worldSize else { return cost.count }
+            let target = total * Double(r) / Double(worldSize)
+            var sum = 0.0
+            for (i, c) in cost.enumerated() { if sum >= target { return i }; sum += c }
+            return cost.count
+        }
+        return end(rank)..<end(rank + 1)
+    }
 }
 
 /// The tutorial's order: minibatch i of an epoch is samples i·B ..< (i+1)·B, and the samples beyond

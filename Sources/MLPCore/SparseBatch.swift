@@ -207,6 +207,19 @@ extension SparseBatch {
     /// MNIST's 19 % (batch 20, 392 rows of W_0): 89 µs against 193 µs for the two GEMMs, and the
     /// kernels' work grows with the non-zeros, so they break even near 40 %; 30 % leaves a margin.
     public static func pays(density: Double) -> Bool { density < 0.3 }
+
+    /// The kernels' work per row of W_0 (per pixel) in a step of `batchSize` samples drawn from
+    /// `images`: the product and the update each touch the row once per non-zero, and the update
+    /// rewrites it once more.
+    public static func rowCosts(_ images: Matrix, batchSize: Int) -> [Double] {
+        var nonZeros = [Int](repeating: 0, count: images.columns)
+        for r in 0..<images.rows {
+            let row = images.row(r)
+            for c in 0..<images.columns where row[c] != 0 { nonZeros[c] += 1 }
+        }
+        let perStep = Double(batchSize) / Double(max(1, images.rows))
+        return nonZeros.map { 2 * Double($0) * perStep + 1 }
+    }
 }
 
 /// --sparse-input: the first layer's product and gradient from the inputs' non-zeros (on), with

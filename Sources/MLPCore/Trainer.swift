@@ -82,7 +82,9 @@ public final class Trainer {
         mine = (workspace.activations(shard.start, count: shard.count), workspace.deltas(shard.start, count: shard.count))
         full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
         exchange = GradientExchange(plan: plan, world: world, parameters: self.parameters, gradients: gradients,
-                                    fullActivations: full.activations, fullDeltas: full.deltas, shards: shards)
+                                    fullActivations: full.activations, fullDeltas: full.deltas, shards: shards,
+                                    firstLayerRowCost: sparse && plan.splitsFirstLayer
+                                        ? SparseBatch.rowCosts(data.train.images, batchSize: batchSize) : nil)
         trainingNonZeros = sparse ? SparseRows(data.train.images, columns: plan.splitsFirstLayer ? exchange.ownedRows[0] : nil) : nil
         sparseBatch = sparse ? SparseBatch(capacity: batchSize, columns: configuration.architecture.inputSize) : nil
         clockStart = world.wallTime()

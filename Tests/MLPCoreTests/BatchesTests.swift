@@ -16,6 +16,23 @@ import Testing
         #expect(sizes.max()! - sizes.min()! <= 1)
     }
 
+    /// Rows split by cost: contiguous, covering every row once, each rank's cost within one row's
+    /// cost of an equal share; all-zero costs fall back to equal counts.
+    @Test(arguments: [1, 2, 3, 5])
+    func costBalancedRowsTileTheWeight(_ ranks: Int) {
+        var random = FixtureRandom(state: UInt64(ranks))
+        let cost = (0..<784).map { i in i < 100 ? 1.0 : 1.0 + 99 * random.next() }   // a cheap border, uneven middle
+        let ranges = (0..<ranks).map { Shard.rows(balancing: cost, rank: $0, worldSize: ranks) }
+        #expect(ranges.first!.lowerBound == 0 && ranges.last!.upperBound == 784)
+        for r in 1..<ranks { #expect(ranges[r].lowerBound == ranges[r - 1].upperBound) }
+        let share = cost.reduce(0, +) / Double(ranks)
+        for range in ranges {
+            #expect(abs(range.reduce(0.0) { $0 + cost[$1] } - share) <= 100)
+        }
+        if ranks == 2 { #expect(ranges[0].count > 392) }   // the cheap border goes to rank 0
+        #expect(Shard.rows(balancing: [0, 0, 0, 0, 0], rank: 1, worldSize: 2) == Shard.rows(5, rank: 1, worldSize: 2))
+    }
+
     @Test func tutorialOrderDropsTheRemainder() {
         let set = randomBatch(rows: 105, inputs: 3, classes: 10, seed: 1)
         let schedule = MinibatchSchedule(train: set.all, batchSize: 20, shuffle: false, seed: 0)
