@@ -29,10 +29,15 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
 
     /// delta ⊙= f'(z), written in terms of the activation a = f(z) that the forward pass kept.
     public func multiplyByDerivative(_ delta: Matrix, activations a: Matrix) {
-        precondition(delta.rows == a.rows && delta.columns == a.columns && delta.isContiguous && a.isContiguous,
-                     "derivative shapes differ")
-        let d = delta.base, h = a.base
-        let n = delta.count
+        precondition(delta.rows == a.rows && delta.columns == a.columns, "derivative shapes differ")
+        if delta.isContiguous && a.isContiguous {
+            multiplyByDerivative(delta.base, activations: a.base, count: delta.count)
+        } else {  // column blocks (the columns exchange): row by row
+            for r in 0..<delta.rows { multiplyByDerivative(delta.row(r), activations: a.row(r), count: delta.columns) }
+        }
+    }
+
+    private func multiplyByDerivative(_ d: UnsafeMutablePointer<Float>, activations h: UnsafePointer<Float>, count n: Int) {
         switch self {
         case .tanh: for i in 0..<n { d[i] *= 1 - h[i] * h[i] }
         case .sigmoid: for i in 0..<n { d[i] *= h[i] * (1 - h[i]) }

@@ -9,6 +9,12 @@
 //            inputs by its rows, a reduce-scatter hands every rank the summed product for its own
 //            shard, and its rows are updated as in sharded. The full W is assembled only when
 //            rank 0 needs it (validation, checkpoints).
+//   columns: (a model with one hidden layer: both layers) each rank owns a block of hidden units,
+//            that is, a block of W_0's columns and the same rows of W_1. It computes its units for
+//            the whole minibatch, and their share of the logits; one allreduce sums those (B × 10
+//            floats, with the control block), every rank forms the whole minibatch's softmax
+//            delta, and everything after that is local: no gradient moves. Each rank updates only
+//            its blocks; the full model is assembled only when rank 0 needs it.
 // All dense gradients go in one allreduce together with the control block; with one rank nothing
 // is sent and every layer takes the fused path. When every rank is on one node, the ranks share one
 // copy of the parameters in node memory: each rank writes only its rows (and some biases) and a
@@ -17,11 +23,11 @@
 import Foundation
 
 public enum ExchangeMode: String, CaseIterable, Sendable {
-    case dense, factors, sharded, split, auto
+    case dense, factors, sharded, split, columns, auto
 }
 
 public enum LayerExchange: String, Equatable, Sendable {
-    case dense, factors, sharded, split
+    case dense, factors, sharded, split, columns
 }
 
 /// The floats that ride at the end of the gradient buffer through the step's allreduce, so that
@@ -57,6 +63,39 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
     public static func choose(_ mode: ExchangeMode, layout: ParameterLayout, batchSize: Int,
                               worldSize: Int, acrossNodes: Bool, sharedParameters: Bool = false) -> ExchangePlan {
         let shared = sharedParameters && worldSize > 1
+        let columns = ExchangePlan(layers: [.columns, .columns], sharedParameters: shared)
+        if worldSize > 1 && canSplitHiddenUnits(layout, worldSize: worldSize) {
+            if mode == .columns { return columns }
+            // auto: when each rank keeps whole vectors of units and the one allreduce is modelled
+            // cheaper than the per-layer ways.
+            if mode == .auto && autoConsidersColumns(layout, worldSize: worldSize) {
+                let model = CostModel(acrossNodes: acrossNodes)
+                let perLayer = chooseByLayer(.auto, layout: layout, batchSize: batchSize, worldSize: worldSize,
+                                             acrossNodes: acrossNodes, sharedParameters: sharedParameters)
+                let time = { (plan: ExchangePlan) in model.time(plan, layout, batchSize: batchSize, worldSize: worldSize) }
+                return time(columns) < time(perLayer) ? columns : perLayer
+            }
+        }
+        return chooseByLayer(mode, layout: layout, batchSize: batchSize, worldSize: worldSize, acrossNodes: acrossNodes,
+                             sharedParameters: sharedParameters)
+    }
+
+    /// Whether `columns` can divide this model: one hidden layer, at least one unit per rank.
+    public static func canSplitHiddenUnits(_ layout: ParameterLayout, worldSize: Int) -> Bool {
+        layout.layers.count == 2 && layout.layers[0].outputs >= worldSize
+    }
+
+    /// Whether `auto` weighs `columns`: each rank keeps at least 64 units, whole vectors for the
+    /// kernels, so that dividing the units divides the work.
+    public static func autoConsidersColumns(_ layout: ParameterLayout, worldSize: Int) -> Bool {
+        canSplitHiddenUnits(layout, worldSize: worldSize) && layout.layers[0].outputs >= 64 * worldSize
+    }
+
+    /// The way of each layer on its own (every mode but columns).
+    private static func chooseByLayer(_ mode: ExchangeMode, layout: ParameterLayout, batchSize: Int, worldSize: Int,
+                                      acrossNodes: Bool, sharedParameters: Bool) -> ExchangePlan {
+        precondition(mode != .columns || worldSize == 1, "columns needs one hidden layer with a unit per rank")
+        let shared = sharedParameters && worldSize > 1
         let layers = layout.layers.enumerated().map { l, slot -> LayerExchange in
             // One rank exchanges nothing: every layer takes the fused update.
             if worldSize == 1 { return .factors }
@@ -68,6 +107,7 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             case .sharded: return shardable ? .sharded : .factors
             case .split where l == 0 && shardable: return .split
             case .split: return shardable ? .sharded : .factors
+            case .columns: return .factors
             case .auto:
                 return CostModel(acrossNodes: acrossNodes).cheapest(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize,
                                                                    shardable: shardable, sharedParameters: shared).exchange
@@ -80,6 +120,7 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
         layers.map(\.rawValue).joined(separator: ",") + (sharedParameters ? " (parameters shared on the node)" : "")
     }
     public var splitsFirstLayer: Bool { layers.first == .split }
+    public var splitsHiddenUnits: Bool { layers.first == .columns }
 
     /// A latency-bandwidth model of the three ways, with figures measured on a 2-core node
     /// (allreduce of 1.6 MB in about 146 µs, allgather of it in about 65 µs, sgemm at about
@@ -105,7 +146,25 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             case .factors: return factorsTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
             case .sharded: return shardedTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
             case .split: return splitTime(slot, batchSize: batchSize, worldSize: worldSize)
+            case .columns: return 0   // the whole model's figure is columnsTime
             }
+        }
+
+        /// Modelled seconds of a whole plan's exchange: the columns allreduce, or each layer's way.
+        public func time(_ plan: ExchangePlan, _ layout: ParameterLayout, batchSize: Int, worldSize: Int) -> Double {
+            if plan.splitsHiddenUnits { return columnsTime(layout, batchSize: batchSize, worldSize: worldSize) }
+            return zip(plan.layers, layout.layers).enumerated().reduce(0.0) { sum, item in
+                sum + time(item.element.0, item.element.1, isFirstLayer: item.offset == 0, batchSize: batchSize,
+                           worldSize: worldSize, sharedParameters: plan.sharedParameters)
+            }
+        }
+
+        /// Hidden units divided: one allreduce of the logits (B, n_L) and the control block; the
+        /// work is divided with nothing done twice but the (B, n_L) softmax.
+        public func columnsTime(_ layout: ParameterLayout, batchSize b: Int, worldSize p: Int) -> Double {
+            guard p > 1 else { return 0 }
+            let bytes = 4.0 * Double(b * layout.layers[layout.layers.count - 1].outputs + Control.count)
+            return 2 * log2(Double(p)) * latency + 2 * Double(p - 1) / Double(p) * bytes / bytesPerSecond
         }
 
         /// The way with the least modelled time for a layer, among those open to it: factors only

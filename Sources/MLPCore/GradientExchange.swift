@@ -36,6 +36,18 @@ final class GradientExchange {
     let ownedRows: [Int: Range<Int>]
     /// The layers whose bias this rank updates.
     let ownedBiases: Set<Int>
+    /// The columns plan: this rank's hidden units (its columns of W_0 and b_0, its rows of W_1), and
+    /// the logits (B, n_L) its units contribute, followed by the control block, summed in one allreduce.
+    let hiddenUnits: Range<Int>?
+    let partialLogits: Matrix?
+    /// The columns plan: whether this rank adds b_1 into its share of the logits. It is the rank
+    /// that updates b_1 in shared memory, so no other rank reads b_1 while it is being written.
+    let addsOutputBias: Bool
+    private var logitsAndControl: FloatStorage?
+    /// With private parameters, what assembling gathers: W_1's and b_0's blocks in place, W_0's
+    /// column blocks through `columnBlocks`, where each rank's block lies packed, (n_0, units).
+    private var unitGathers: [Gather] = []
+    private var columnBlocks: (weights: Matrix, packed: FloatStorage, gather: Gather, units: [Range<Int>])?
 
     /// `fullActivations` / `fullDeltas` are the (B, n) buffers whose shard rows this rank fills;
     /// node-shared memory when the plan shares the parameters.
@@ -53,9 +65,32 @@ final class GradientExchange {
             return (base, c, d)
         }
 
-        // Who updates what: sharded and split layers (every layer, with shared parameters) by rows.
+        // Who updates what: sharded and split layers (every layer, with shared parameters) by rows;
+        // with columns, W_1 by the rows of this rank's units.
         var owned: [Int: Range<Int>] = [:]
-        for l in layers.indices where plan.layers[l] == .sharded || plan.layers[l] == .split || plan.sharedParameters {
+        if plan.splitsHiddenUnits {
+            let units = (0..<world.size).map { Shard.units(layers[0].outputs, rank: $0, worldSize: world.size) }
+            let (inputs, classes, batchSize) = (layers[0].inputs, layers[1].outputs, fullDeltas[1].rows)
+            hiddenUnits = units[world.rank]
+            owned[1] = units[world.rank]
+            addsOutputBias = world.rank == 1 % world.size   // as ownedBiases gives layer 1's bias below
+            logitsAndControl = FloatStorage(count: batchSize * classes + Control.count)
+            partialLogits = Matrix(logitsAndControl!.base, rows: batchSize, columns: classes)
+            if !plan.sharedParameters {
+                unitGathers = [gather(parameters.weight(1).base, counts: units.map { $0.count * classes },
+                                      displacements: units.map { $0.lowerBound * classes }),
+                               gather(parameters.bias(0), counts: units.map(\.count), displacements: units.map(\.lowerBound))]
+                let packed = FloatStorage(count: inputs * layers[0].outputs)
+                columnBlocks = (parameters.weight(0), packed, gather(packed.base, counts: units.map { $0.count * inputs },
+                                               displacements: units.map { $0.lowerBound * inputs }), units)
+            }
+        } else {
+            hiddenUnits = nil
+            partialLogits = nil
+            addsOutputBias = false
+        }
+        for l in layers.indices where !plan.splitsHiddenUnits
+                && (plan.layers[l] == .sharded || plan.layers[l] == .split || plan.sharedParameters) {
             let slot = layers[l]
             func rows(_ rank: Int) -> Range<Int> {
                 if l == 0, plan.layers[0] == .split, let cost = firstLayerRowCost {
@@ -90,12 +125,13 @@ final class GradientExchange {
             return [.allreduce(gradients.storage.base + slot.weightOffset, count: slot.end - slot.weightOffset + (withControl ? Control.count : 0))]
         }
         rowOperations = layers.indices.map { l in
-            guard plan.layers[l] != .dense && world.size > 1 && !plan.sharedParameters else { return [] }
+            guard plan.layers[l] != .dense && plan.layers[l] != .columns && world.size > 1 && !plan.sharedParameters else { return [] }
             return ([fullDeltas[l]] + (l > 0 ? [fullActivations[l - 1]] : [])).map { m in
                 .allgather(gather(m.base, counts: shards.map { $0.count * m.columns }, displacements: shards.map { $0.start * m.columns }))
             }
         }
-        controlOperation = outputDense ? nil : .allreduce(gradients.storage.base + gradients.layout.count, count: Control.count)
+        controlOperation = outputDense || plan.splitsHiddenUnits ? nil
+            : .allreduce(gradients.storage.base + gradients.layout.count, count: Control.count)
         requests = Storage<UnsafeMutableRawPointer?>(count: (gradientOperations + rowOperations).reduce(1) { $0 + $1.count })
     }
 
@@ -112,6 +148,17 @@ final class GradientExchange {
             BLAS.gemm(batchInput.columns(rows.lowerBound, count: rows.count), weights, into: product) // (B, rows) · (rows, n_1)
         }
         try world.reduceScatterSum(partial.base, into: shardRows.base, counts: splitCounts)
+    }
+
+    /// The columns plan: `partialLogits` summed over every rank's units, in the same allreduce as
+    /// the control block (copied in and out around it).
+    func sumPartialLogits(control: UnsafeMutablePointer<Float>) throws {
+        let buffer = logitsAndControl!, logits = partialLogits!
+        (buffer.base + logits.count).update(from: control, count: Control.count)
+        let start = world.wallTime()
+        try world.allreduceSum(buffer.base, count: buffer.count)
+        blockedSeconds += world.wallTime() - start
+        control.update(from: buffer.base + logits.count, count: Control.count)
     }
 
     /// The control block's allreduce, unless it rides with the output layer's gradient.
@@ -162,8 +209,24 @@ final class GradientExchange {
     /// Makes every rank's copy of the parameters whole: the split first layer's rows live only with
     /// their owners until this (a collective) gathers them. Nothing to do with shared parameters.
     func assembleParameters() throws {
-        guard let g = splitGather else { return }
-        try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
+        if let g = splitGather {
+            try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
+        }
+        for g in unitGathers {
+            try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
+        }
+        if let (w, packed, g, units) = columnBlocks {
+            let mine = hiddenUnits!
+            for i in 0..<w.rows {   // this rank's block of columns, packed as (n_0, units)
+                (packed.base + mine.lowerBound * w.rows + i * mine.count).update(from: w.row(i) + mine.lowerBound, count: mine.count)
+            }
+            try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
+            for block in units where block != mine {
+                for i in 0..<w.rows {
+                    (w.row(i) + block.lowerBound).update(from: packed.base + block.lowerBound * w.rows + i * block.count, count: block.count)
+                }
+            }
+        }
     }
 
     /// After the update: every rank's updated rows of the sharded layers gathered, or, with shared

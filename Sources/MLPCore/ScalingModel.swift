@@ -48,7 +48,8 @@ public struct ScalingRow: Sendable {
 /// T(P) = compute(B/P) + exchange(P), with compute proportional to the rows a rank works on
 /// (measured on one rank) and the exchange, layer by layer, the cheapest way `--exchange auto`
 /// knows (ExchangePlan.CostModel: an allreduce of the gradient, 2·log₂P·α + 2(P−1)/P · 4n/β;
-/// gathered factors; sharded rows; the split first layer) at the fitted α and β.
+/// gathered factors; sharded rows; the split first layer; or, for one hidden layer, its units
+/// divided, with one allreduce of the logits) at the fitted α and β.
 public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
     public var latency: Double          // α, seconds per message
     public var bytesPerSecond: Double   // β
@@ -69,13 +70,17 @@ public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
         return LatencyBandwidthModel(name: "measured here", latency: alpha, bytesPerSecond: moved / transfer)
     }
 
-    /// Seconds of one step's exchange on `p` ranks, every layer its cheapest way.
+    /// Seconds of one step's exchange on `p` ranks: every layer its cheapest way, or the columns
+    /// exchange's one allreduce where `auto` would weigh it and it is cheaper.
     public func exchangeSeconds(ranks p: Int, batch: Int, flopsPerSecond: Double, architecture: Architecture = Architecture()) -> Double {
         guard p > 1 else { return 0 }
         let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
-        return ParameterLayout(architecture).layers.enumerated().reduce(0.0) { sum, item in
+        let layout = ParameterLayout(architecture)
+        let perLayer = layout.layers.enumerated().reduce(0.0) { sum, item in
             sum + cost.cheapest(item.element, isFirstLayer: item.offset == 0, batchSize: batch, worldSize: p).seconds
         }
+        guard ExchangePlan.autoConsidersColumns(layout, worldSize: p) else { return perLayer }
+        return min(perLayer, cost.columnsTime(layout, batchSize: batch, worldSize: p))
     }
 
     /// Predicted parallel efficiency on `p` ranks (strong scaling: the global batch stays `batch`),
@@ -98,11 +103,8 @@ public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
         let compute = oneRank.stepMilliseconds / 1e3 * Double(row.batch / row.ranks) / Double(oneRank.batch)
         let flopsPerSecond = oneRank.samplesPerSecond * Benchmark.flopsPerSample(architecture)
         let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
-        let plan = row.exchange.split(separator: " ").first.map { $0.split(separator: "+").compactMap { LayerExchange(rawValue: String($0)) } } ?? []
-        let layers = ParameterLayout(architecture).layers
-        let exchange = zip(plan, layers).enumerated().reduce(0.0) { sum, item in
-            sum + cost.time(item.element.0, item.element.1, isFirstLayer: item.offset == 0, batchSize: row.batch, worldSize: row.ranks)
-        }
-        return compute + exchange
+        let layers = row.exchange.split(separator: " ").first.map { $0.split(separator: "+").compactMap { LayerExchange(rawValue: String($0)) } } ?? []
+        let plan = ExchangePlan(layers: layers, sharedParameters: row.exchange.contains("shared"))
+        return compute + cost.time(plan, ParameterLayout(architecture), batchSize: row.batch, worldSize: row.ranks)
     }
 }

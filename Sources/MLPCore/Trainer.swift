@@ -34,6 +34,8 @@ public final class Trainer {
     private let sparseBatch: SparseBatch?
     private let trainingNonZeros: SparseRows?
     public var usesSparseInput: Bool { sparseBatch != nil }
+    /// The columns exchange: this rank's hidden units (each rank then takes the whole minibatch).
+    public var hiddenUnits: Range<Int>? { exchange.hiddenUnits }
     /// The fraction of the training images' pixels that are not zero.
     public let trainingInputDensity: Double
     private lazy var evaluator = Evaluator(configuration.architecture)
@@ -56,13 +58,28 @@ public final class Trainer {
         if configuration.parameterMemory == .shared && !oneNode {
             throw ConfigurationError("--parameter-memory shared needs every rank on one node; this job spans \(world.size / max(1, world.nodeSize)) nodes. Use auto or private.")
         }
-        let share = world.size > 1 && oneNode && configuration.parameterMemory != .private
+        let mayShare = world.size > 1 && oneNode && configuration.parameterMemory != .private
+        if configuration.exchange == .columns && world.size > 1
+            && !ExchangePlan.canSplitHiddenUnits(parameters.layout, worldSize: world.size) {
+            let hidden = configuration.architecture.hiddenSizes
+            throw ConfigurationError("--exchange columns divides the units of one hidden layer among the ranks; this model has \(hidden.count) hidden layers (\(hidden.map(String.init).joined(separator: ", ")) units) for \(world.size) ranks. Use one hidden layer of at least \(world.size) units, or another --exchange.")
+        }
         trainingInputDensity = data.train.images.nonZeroFraction
         let sparse = configuration.sparseInput == .on
             || (configuration.sparseInput == .auto && SparseBatch.pays(density: trainingInputDensity))
         self.configuration = configuration
         self.world = world
         self.data = data
+        var plan = ExchangePlan.choose(configuration.exchange, layout: parameters.layout, batchSize: batchSize,
+                                       worldSize: world.size, acrossNodes: !oneNode, sharedParameters: mayShare)
+        // With columns every rank writes a block of every row of W_0; in shared memory the cache
+        // lines where the blocks meet travel between the cores every step (0.167 against 0.121 ms
+        // per step at batch 20), so auto keeps the parameters private for it.
+        if plan.splitsHiddenUnits && configuration.parameterMemory == .auto {
+            plan = ExchangePlan(layers: plan.layers, sharedParameters: false)
+        }
+        self.plan = plan
+        let share = plan.sharedParameters
         self.parameters = share ? try Self.nodeSharedCopy(of: parameters, world: world) : parameters
         model = MLP(configuration.architecture)
         sgd = configuration.sgd
@@ -70,14 +87,13 @@ public final class Trainer {
                                      seed: UInt64(configuration.seed))
         self.state = state ?? TrainingState(stopping: EarlyStopping(patience: configuration.patience,
                                                                     batchesPerEpoch: schedule.batchesPerEpoch))
-        plan = ExchangePlan.choose(configuration.exchange, layout: parameters.layout, batchSize: batchSize,
-                                   worldSize: world.size, acrossNodes: !oneNode, sharedParameters: share)
         let shards = Shard.all(batchSize: batchSize, worldSize: world.size)
         shard = shards[world.rank]
         gradients = ParameterSet(parameters.layout, extra: Control.count)
         // With shared parameters the minibatch's activation and delta rows are shared too: a rank
-        // writes its shard's rows where the others read them, and no rows travel.
-        workspace = share ? try Workspace(configuration.architecture, rows: batchSize, memory: { try world.allocateNodeShared(floats: $0) })
+        // writes its shard's rows where the others read them, and no rows travel. (Not with
+        // columns: there every rank computes the whole minibatch's logits and deltas itself.)
+        workspace = share && !plan.splitsHiddenUnits ? try Workspace(configuration.architecture, rows: batchSize, memory: { try world.allocateNodeShared(floats: $0) })
                           : Workspace(configuration.architecture, rows: batchSize)
         mine = (workspace.activations(shard.start, count: shard.count), workspace.deltas(shard.start, count: shard.count))
         full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
@@ -167,11 +183,31 @@ public final class Trainer {
         let t0 = world.wallTime()
         watchdog?.beat(.training, iteration: iteration)
 
+        control[Control.stop] = rootWantsStop ? 1 : 0
+        control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
+        control[Control.error] = failure != nil ? 1 : 0
+
         // ---- forward: this rank's shard of the global minibatch ----
         let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
         let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
         if let sparseBatch, let trainingNonZeros {                            // the same without zeros
             sparseBatch.fill(from: trainingNonZeros, count: batchSize) { schedule.sample(iteration, row: $0) }
+        }
+        if let units = exchange.hiddenUnits {
+            // ---- the columns exchange: this rank's hidden units for the whole minibatch; their
+            //      shares of the logits summed in the step's one allreduce; the rest is local ----
+            let hidden = full.activations[0].columns(units.lowerBound, count: units.count)          // (B, units)
+            let logits = exchange.partialLogits!                                                     // (B, 10)
+            model.forward(units: units, batch.images, sparseInput: sparseBatch?.all, parameters,
+                          hidden: hidden, partialLogits: logits, addingOutputBias: exchange.addsOutputBias)
+            try exchange.sumPartialLogits(control: control)
+            control[Control.loss] = Float(SoftmaxCrossEntropy.delta(logits: logits, labels: batch.labels,
+                                                                    into: full.deltas[1]))           // Σ NLL over B rows
+            let t1 = world.wallTime(), allreduce = exchange.takeBlockedSeconds()
+            model.backpropagate(units: units, parameters, hidden: hidden, outputDelta: full.deltas[1],
+                                into: full.deltas[0].columns(units.lowerBound, count: units.count))
+            return try update(batch, failure: failure,
+                              seconds: (forward: t1 - t0 - allreduce, backward: world.wallTime() - t1, exchange: allreduce))
         }
         let sparseX = sparseBatch?.rows(shard.start ..< shard.start + shard.count)
         if plan.splitsFirstLayer {                                            // x · W_0 from every rank's rows of W_0
@@ -179,17 +215,13 @@ public final class Trainer {
         }
         model.forward(x, parameters, activations: mine.activations,           // (b, n_1) ... logits (b, 10)
                       firstProductGiven: plan.splitsFirstLayer, sparseInput: sparseX)
-        let loss = SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
-                                             labels: batch.labels + shard.start,
-                                             into: mine.deltas[model.layerCount - 1])  // Σ NLL over b rows
+        control[Control.loss] = Float(SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
+                                                                labels: batch.labels + shard.start,
+                                                                into: mine.deltas[model.layerCount - 1]))  // Σ NLL over b rows
         let t1 = world.wallTime()
 
         // ---- backward and exchange, from the output layer down: each exchange starts (without waiting)
         //      as soon as nothing more reads its buffers, and runs while the layers below are computed ----
-        control[Control.stop] = rootWantsStop ? 1 : 0
-        control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
-        control[Control.error] = failure != nil ? 1 : 0
-        control[Control.loss] = Float(loss)
         try exchange.startControl()
         for l in stride(from: model.layerCount - 1, through: 0, by: -1) {
             if l < model.layerCount - 1 {
@@ -206,7 +238,19 @@ public final class Trainer {
         let t2 = world.wallTime()
         watchdog?.beat(.exchange)
         try exchange.finish()
+        let allreduces = exchange.takeBlockedSeconds()     // run inside the backward loop, counted as exchange
+        return try update(batch, failure: failure,
+                          seconds: (forward: t1 - t0, backward: t2 - t1 - allreduces, exchange: world.wallTime() - t2 + allreduces))
+    }
+
+    /// The rest of a step once the exchange is done (`seconds`: the time its phases took so far):
+    /// leave together if any rank asked to, else the same update on every rank.
+    private func update(_ batch: Samples, failure: Error?,
+                        seconds: (forward: Double, backward: Double, exchange: Double)) throws -> StepOutcome {
         let t3 = world.wallTime()
+        let iteration = state.iteration, batchSize = configuration.batchSize
+        let control = gradients.storage.base + gradients.layout.count
+        let ones = UnsafePointer(workspace.ones.base)
         // Every rank sees the same sums, so every rank leaves at this same iteration.
         if control[Control.error] > 0 { try world.failTogether(failure) }
         if control[Control.signal] > 0 { return .stopped(.signal) }
@@ -228,18 +272,23 @@ public final class Trainer {
                 sgd.applyFactors(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
                                  to: parameters, input: input, sparseInput: l == 0 ? sparseBatch?.all : nil,
                                  delta: full.deltas[l], rate: eta, ones: ones)
+            case .columns:   // this rank's units: W_0's and b_0's columns, W_1's rows (and b_1, if it is this rank's)
+                let units = exchange.hiddenUnits!
+                sgd.applyFactors(layer: l, rows: l == 1 ? units : nil, columns: l == 0 ? units : nil,
+                                 bias: l == 0 || exchange.ownedBiases.contains(l), to: parameters,
+                                 input: l == 0 ? batch.images : full.activations[0], sparseInput: l == 0 ? sparseBatch?.all : nil,
+                                 delta: l == 0 ? full.deltas[0].columns(units.lowerBound, count: units.count) : full.deltas[1],
+                                 rate: eta, ones: ones)
             }
         }
         try exchange.finishUpdate()                     // other ranks' rows: gathered, or visible in shared memory
         state.iteration += 1
         state.lossSinceValidation += meanLoss
         state.stepsSinceValidation += 1
-        let t4 = world.wallTime()
-        let allreduces = exchange.takeBlockedSeconds()     // run inside the backward loop, counted as exchange
-        profile.forward += t1 - t0
-        profile.backward += t2 - t1 - allreduces
-        profile.exchange += t3 - t2 + allreduces
-        profile.update += t4 - t3
+        profile.forward += seconds.forward
+        profile.backward += seconds.backward
+        profile.exchange += seconds.exchange
+        profile.update += world.wallTime() - t3
         profile.steps += 1
         return .updated
     }

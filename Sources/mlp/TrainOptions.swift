@@ -96,10 +96,10 @@ struct OptimizerOptions: ParsableArguments {
 }
 
 struct ParallelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (gather activations and deltas; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), split (as sharded, and the first layer's rows never leave their rank: its product is reduce-scattered) or auto (per layer, from a cost model).", valueName: "mode"))
+    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (gather activations and deltas; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), split (as sharded, and the first layer's rows never leave their rank: its product is reduce-scattered), columns (one hidden layer: each rank owns a block of its units for the whole minibatch; only the logits are summed) or auto (columns where it fits and is modelled faster, else per layer, from a cost model).", valueName: "mode"))
     var exchange: ExchangeMode = .auto
 
-    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node).", valueName: "where"))
+    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node, except with the columns exchange).", valueName: "where"))
     var parameterMemory: ParameterMemory = .auto
 
     @Option(help: ArgumentHelp("The first layer's product and weight gradient from the inputs' non-zero pixels only: on, off (GEMMs) or auto (on when under 30 % of the training pixels are non-zero; MNIST: 19 %).", valueName: "mode"))

@@ -54,6 +54,15 @@ extension Integration {
             #expect(result.stderr.components(separatedBy: "--lr -1.0").count == 2, "\(result.stderr)")
         }
 
+        /// The columns exchange divides one hidden layer: a deeper model is refused on every rank.
+        @Test func columnsNeedOneHiddenLayer() throws {
+            let result = try Launcher.mlp(["train", "--hidden", "300,200", "--exchange", "columns"], ranks: 2, timeout: 60)
+            #expect(result.status == 2)
+            #expect(result.stderr.components(separatedBy: "--exchange columns divides the units of one hidden layer").count == 2,
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("2 hidden layers (300, 200 units)") && !result.stdout.contains("epoch"), "\(result.output)")
+        }
+
         @Test func evalPredictInspect() throws {
             let s = Scratch()
             _ = try Launcher.mlp(["train", "--train-limit", "2000", "--epochs", "2", "--checkpoint-dir", s.directory("c")])

@@ -18,13 +18,20 @@ extension Integration {
         }
 
         /// Every exchange path on P = 2, 3, 4 ranks, with the parameters shared on the node (the
-        /// default here) and private to each rank (as across nodes).
+        /// default here, except for columns) and private to each rank (as across nodes).
         /// The first layer from the inputs' non-zeros (auto picks it for MNIST) and, on 1 and 2
         /// ranks, from the GEMMs (`--sparse-input off`): both against the same reference.
         static let paths: [(ranks: Int, exchange: String, memory: String, sparse: String)] =
-            [2, 3, 4].flatMap { p in ["dense", "factors", "sharded", "split", "auto"].map { (p, $0, "auto", "auto") } }
-            + [2, 3].flatMap { p in ["dense", "factors", "sharded", "split"].map { (p, $0, "private", "auto") } }
-            + [(1, "auto", "auto", "off")] + ["dense", "factors", "sharded", "split"].map { (2, $0, "auto", "off") }
+            [2, 3, 4].flatMap { p in ["dense", "factors", "sharded", "split", "columns", "auto"].map { (p, $0, "auto", "auto") } }
+            + [2, 3].flatMap { p in ["dense", "factors", "sharded", "split", "columns"].map { (p, $0, "private", "auto") } }
+            + [(2, "columns", "shared", "auto")]
+            + [(1, "auto", "auto", "off")] + ["dense", "factors", "sharded", "split", "columns"].map { (2, $0, "auto", "off") }
+
+        /// Whether a path keeps the parameters in node-shared memory: auto memory does on one
+        /// node, except for the columns exchange (which auto picks for this model).
+        static func sharesParameters(ranks: Int, exchange: String, memory: String) -> Bool {
+            ranks > 1 && (memory == "shared" || (memory == "auto" && exchange != "columns" && exchange != "auto"))
+        }
 
         /// Each path equals P = 1 after 40 steps, at a batch that divides P and one that does not
         /// (21: shards of 11+10, 7+7+7, 6+5+5+5).
@@ -44,7 +51,10 @@ extension Integration {
                                                name: "p\(ranks)\(exchange)\(memory)\(sparse)",
                                                extra: ["--parameter-memory", memory, "--sparse-input", sparse])
                 #expect(result.status == 0, "\(name): \(result.output)")
-                #expect(result.stdout.contains("shared on the node") == (memory == "auto" && ranks > 1), "\(name): \(result.stdout)")
+                #expect(result.stdout.contains("shared on the node") == Self.sharesParameters(ranks: ranks, exchange: exchange, memory: memory),
+                        "\(name): \(result.stdout)")
+                #expect(result.stdout.contains("columns,columns") == (exchange == "columns" || (exchange == "auto" && ranks > 1)),
+                        "\(name): \(result.stdout)")
                 #expect(result.stdout.contains("first layer dense GEMMs") == (sparse == "off"), "\(name): \(result.stdout)")
                 guard let many else { Issue.record("\(name): no checkpoint"); continue }
                 #expect(many.state.iteration == 40 && many.worldSize == ranks)

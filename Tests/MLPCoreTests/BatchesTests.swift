@@ -72,12 +72,31 @@ import Testing
     }
 
     @Test func autoFollowsTheSizes() {
-        // The 784×500 first layer: below 784 samples the split product (B×500 partial sums) moves
-        // fewer bytes than the weight; at 1024 the sharded exchange wins. The 500×10 output layer:
-        // repeating its small GEMM (factors) pays at batch 20; at 256 its gradient joins the allreduce.
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.split, .factors])
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.split, .dense])
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 1024, worldSize: 2, acrossNodes: false).layers == [.sharded, .dense])
+        // One hidden layer of 500 units: dividing the units (one allreduce of B×10 logits) beats
+        // every per-layer way, on one node and across nodes, while each rank keeps 64 units or more.
+        for batch in [20, 256, 1024] {
+            for acrossNodes in [false, true] {
+                #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: batch, worldSize: 2, acrossNodes: acrossNodes).layers == [.columns, .columns])
+            }
+        }
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 7, acrossNodes: false).layers == [.columns, .columns])
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 8, acrossNodes: false).layers.first == .split,
+                "62 units per rank: per layer")
+        #expect(ExchangePlan.choose(.columns, layout: layout, batchSize: 20, worldSize: 8, acrossNodes: false).layers == [.columns, .columns])
+
+        // Two hidden layers: per layer. The 784×500 first layer: below 784 samples the split product
+        // (B×500 partial sums) moves fewer bytes than the weight; at 1024 the sharded exchange wins.
+        // The 500×10 output layer: repeating its small GEMM (factors) pays at batch 20; at 256 its
+        // gradient joins the allreduce.
+        let deep = ParameterLayout(Architecture(hiddenSizes: [500, 100]))
+        #expect(!ExchangePlan.canSplitHiddenUnits(deep, worldSize: 2))
+        func firstAndLast(_ batch: Int) -> [LayerExchange] {
+            let layers = ExchangePlan.choose(.auto, layout: deep, batchSize: batch, worldSize: 2, acrossNodes: false).layers
+            return [layers.first!, layers.last!]
+        }
+        #expect(firstAndLast(20) == [.split, .factors])
+        #expect(firstAndLast(256) == [.split, .dense])
+        #expect(firstAndLast(1024) == [.sharded, .dense])
         #expect(ExchangePlan.choose(.split, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.split, .sharded])
         #expect(ExchangePlan.choose(.sharded, layout: ParameterLayout(Architecture(hiddenSizes: [3])), batchSize: 20, worldSize: 4,
                                     acrossNodes: false).layers == [.sharded, .factors], "3 inputs cannot be split over 4 ranks")
