@@ -1,5 +1,6 @@
 // Scoring a model on a whole split: a batched forward pass in chunks, then argmax. The first layer
-// skips the zero pixels when the split carries its sparse form; `threads` row ranges run at once.
+// skips the zero pixels, two images at a time, when the split carries its paired sparse form;
+// `threads` row ranges (whole windows of pairs) run at once.
 import Dispatch
 
 public final class Evaluator {
@@ -13,8 +14,10 @@ public final class Evaluator {
     private lazy var firstLayer = PanelWeights(inputs: model.architecture.inputSize,   // W_0 rearranged for
                                                outputs: model.architecture.layerSizes[1])  // the sparse product
 
-    public init(_ architecture: Architecture, chunk: Int = 1000, threads: Int = 1) {
+    /// `chunk`: rows per forward pass, whole windows of the paired sparse form.
+    public init(_ architecture: Architecture, chunk: Int = PairedRows.window, threads: Int = 1) {
         precondition(threads >= 1, "an evaluator needs a thread")
+        precondition(chunk > 0 && chunk % PairedRows.window == 0, "chunks of whole windows")
         model = MLP(architecture)
         self.chunk = chunk
         self.threads = threads
@@ -27,7 +30,11 @@ public final class Evaluator {
                                    _ body: (inout Partial, Matrix, Int) -> Void) -> [Partial] {
         let sparse = samples.sparseImages
         if sparse != nil { firstLayer.pack(p.weight(0)) }   // made and filled before any thread reads it
-        let ranges = (0..<threads).map { t in samples.count * t / threads ..< samples.count * (t + 1) / threads }
+        // Each thread's rows: whole windows (pairs never cross them).
+        let windows = (samples.count + PairedRows.window - 1) / PairedRows.window
+        let ranges = (0..<threads).map { t in
+            min(samples.count, windows * t / threads * PairedRows.window) ..< min(samples.count, windows * (t + 1) / threads * PairedRows.window)
+        }
         while workspaces.count < threads { workspaces.append(Workspace(model.architecture, rows: chunk)) }
         var partials = [Partial](repeating: initial, count: threads)
 

@@ -7,10 +7,10 @@ public struct Samples {
     public let images: Matrix                       // (n, 784) pixels in [0, 1]
     public let labels: UnsafeMutablePointer<Int32>  // (n) digits 0-9
     /// The same images without their zeros, for scoring, when that pays (`compressedForScoring`).
-    public let sparseImages: SparseRows?
+    public let sparseImages: PairedRows?
     public var count: Int { images.rows }
 
-    public init(images: Matrix, labels: UnsafeMutablePointer<Int32>, sparseImages: SparseRows? = nil) {
+    public init(images: Matrix, labels: UnsafeMutablePointer<Int32>, sparseImages: PairedRows? = nil) {
         precondition(sparseImages.map { $0.rows == images.rows && $0.columns == images.columns } ?? true,
                      "sparse form of other images")
         self.images = images
@@ -27,7 +27,8 @@ public struct Samples {
     /// from it (MNIST: 19 % non-zero pixels).
     public func compressedForScoring(_ architecture: Architecture) -> Samples {
         let sparse = SparseRows(images)
-        return sparse.beatsDense(outputs: architecture.layerSizes[1]) ? Samples(images: images, labels: labels, sparseImages: sparse) : self
+        return sparse.beatsDense(outputs: architecture.layerSizes[1])
+            ? Samples(images: images, labels: labels, sparseImages: PairedRows(sparse)) : self
     }
 }
 

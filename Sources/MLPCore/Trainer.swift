@@ -43,6 +43,7 @@ public final class Trainer {
     private lazy var scored = (validation: data.validation.compressedForScoring(configuration.architecture),
                                test: data.test.compressedForScoring(configuration.architecture))
     private let clockStart: Double
+    private var validationBarrier = ValidationBarrier()
 
     /// Sets up a run from fresh parameters (`ParameterSet.initialized`) or restored ones and state.
     public init(configuration: TrainingConfiguration, data: MNIST, world: Communicator,
@@ -148,7 +149,7 @@ public final class Trainer {
                     }
                 }
                 // The other ranks sleep instead of spinning in the next exchange: the node's cores are rank 0's.
-                try world.barrierSleeping()
+                try validationBarrier.wait(world)
                 lastValidationEnd = world.wallTime()
                 profile.validation += lastValidationEnd - start
             }

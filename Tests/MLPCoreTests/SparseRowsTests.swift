@@ -20,9 +20,13 @@ import Testing
         #expect(sparse.density == 0.25)
     }
 
-    @Test(arguments: [10, 256, 300, 500])
+    /// The paired kernel against sgemm: 600 rows (windows of 256, 256 and 87; the last with an
+    /// odd image out, so a pair of one), every panel remainder, scored as two evaluator threads would
+    /// (whole windows each, into their own views). Each image's sum has the same terms in the same
+    /// order as alone (its partner's pixels add 0·w), so the pairing cannot change a result.
+    @Test(arguments: [10, 128, 130, 300, 500])
     func productEqualsTheDenseGEMM(outputs: Int) {
-        let (rows, inputs) = (37, 50)
+        let (rows, inputs) = (599, 50)
         let x = sparseMatrix(rows: rows, columns: inputs, zeros: 0.8, seed: 7)
         let wStorage = FloatStorage(count: inputs * outputs)
         var random = FixtureRandom(state: 11)
@@ -33,11 +37,12 @@ import Testing
         got.base.update(repeating: .nan, count: got.count)
 
         let sparse = SparseRows(Matrix(x.base, rows: rows, columns: inputs))
+        let paired = PairedRows(sparse)
+        #expect(paired.entries <= sparse.nonZeros && 2 * paired.entries >= sparse.nonZeros)   // 1 or 2 non-zeros each
         let panels = PanelWeights(inputs: inputs, outputs: outputs)
         panels.pack(w)
-        // Two row ranges into two views, as two evaluator threads would.
-        sparse.multiply(rows: 0..<20, by: panels, into: Matrix(got.base, rows: 20, columns: outputs))
-        sparse.multiply(rows: 20..<rows, by: panels, into: Matrix(got.base + 20 * outputs, rows: rows - 20, columns: outputs))
+        paired.multiply(rows: 0..<256, by: panels, into: Matrix(got.base, rows: 256, columns: outputs))
+        paired.multiply(rows: 256..<rows, by: panels, into: Matrix(got.base + 256 * outputs, rows: rows - 256, columns: outputs))
 
         for i in 0..<rows * outputs {
             #expect(abs(got.base[i] - expected.base[i]) <= 1e-5 * max(1, abs(expected.base[i])), "entry \(i)")
@@ -45,12 +50,21 @@ import Testing
         #expect((0..<outputs).allSatisfy { got.base[outputs + $0] == 0 })   // the all-zero row
     }
 
+    /// MNIST's validation images pair up: the merged lists are far shorter than two images' worth.
+    @Test func similarImagesShareTheirPixels() throws {
+        let mnist = try MNIST.load(directory: bundledMNIST, trainLimit: 100, evalLimit: 2000)
+        let sparse = SparseRows(mnist.validation.images)
+        let paired = PairedRows(sparse)
+        let perPair = Double(paired.entries) / Double(sparse.nonZeros) * 2
+        #expect(perPair > 1 && perPair < 1.3, "a pair lists \(perPair)× one image's pixels")
+    }
+
     @Test func usedOnlyWhereItBeatsTheGEMM() throws {
         let mnist = try MNIST.load(directory: bundledMNIST, trainLimit: 100, evalLimit: 1000)
         let pixels = SparseRows(mnist.validation.images)
         #expect(pixels.density > 0.1 && pixels.density < 0.25)            // MNIST: about 19 % non-zero
         #expect(pixels.beatsDense(outputs: 500))
-        #expect(!pixels.beatsDense(outputs: 16))                            // a 256-wide panel for 16 outputs
+        #expect(!pixels.beatsDense(outputs: 16))                            // a 128-wide panel for 16 outputs
         #expect(mnist.validation.compressedForScoring(Architecture()).sparseImages != nil)
 
         let dense = randomBatch(rows: 50, inputs: 784, classes: 10, seed: 3)
@@ -68,10 +82,10 @@ import Testing
         let p = randomParameters(architecture, seed: 5)
         for i in 0..<p.layout.count { p.storage.base[i] *= 0.1 }   // so that tanh does not saturate
 
-        let dense = Evaluator(architecture, chunk: 700).confusionMatrix(p, on: mnist.validation)
+        let dense = Evaluator(architecture, chunk: 768).confusionMatrix(p, on: mnist.validation)
         let scored = mnist.validation.compressedForScoring(architecture)
         #expect(scored.sparseImages != nil)
-        let threaded = Evaluator(architecture, chunk: 700, threads: 3)
+        let threaded = Evaluator(architecture, chunk: 512, threads: 3)
         let sparse = threaded.confusionMatrix(p, on: scored)
 
         #expect(sparse == dense)
