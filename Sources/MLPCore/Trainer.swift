@@ -173,44 +173,38 @@ public final class Trainer {
         case stopped(StopReason)
     }
 
-    /// One global minibatch: this rank's shard forward and backward, one exchange, the same update on
-    /// every rank. `rootWantsStop` (rank 0) and `failure` (any rank) travel in the exchange; if any
-    /// rank asks to stop, every rank returns `.stopped` here, before the update.
+    /// One global minibatch: forward and backward (this rank's shard of it, or with the columns
+    /// exchange its hidden units), one exchange, the same update on every rank. `rootWantsStop`
+    /// (rank 0) and `failure` (any rank) travel in the exchange; if any rank asks to stop, every
+    /// rank returns `.stopped` here, before the update.
     public func step(rootWantsStop: Bool = false, failure: Error? = nil) throws -> StepOutcome {
         let iteration = state.iteration
-        let batchSize = configuration.batchSize
         let control = gradients.storage.base + gradients.layout.count
-        let ones = UnsafePointer(workspace.ones.base)
-        let t0 = world.wallTime()
+        let start = world.wallTime()
         watchdog?.beat(.training, iteration: iteration)
-
         control[Control.stop] = rootWantsStop ? 1 : 0
         control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
         control[Control.error] = failure != nil ? 1 : 0
 
-        // ---- forward: this rank's shard of the global minibatch ----
         let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
-        let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
         if let sparseBatch, let trainingNonZeros {                            // the same without zeros
-            sparseBatch.fill(from: trainingNonZeros, count: batchSize) { schedule.sample(iteration, row: $0) }
+            sparseBatch.fill(from: trainingNonZeros, count: configuration.batchSize) { schedule.sample(iteration, row: $0) }
         }
-        if let units = exchange.hiddenUnits {
-            // ---- the columns exchange: this rank's hidden units for the whole minibatch; their
-            //      shares of the logits summed in the step's one allreduce; the rest is local ----
-            let hidden = full.activations[0].columns(units.lowerBound, count: units.count)          // (B, units)
-            let logits = exchange.partialLogits!                                                     // (B, 10)
-            model.forward(units: units, batch.images, sparseInput: sparseBatch?.all, parameters,
-                          hidden: hidden, partialLogits: logits, addingOutputBias: exchange.addsOutputBias)
-            try exchange.sumPartialLogits(control: control)
-            control[Control.loss] = Float(SoftmaxCrossEntropy.delta(logits: logits, labels: batch.labels,
-                                                                    into: full.deltas[1]))           // Σ NLL over B rows
-            let t1 = world.wallTime(), allreduce = exchange.takeBlockedSeconds()
-            model.backpropagate(units: units, parameters, hidden: hidden, outputDelta: full.deltas[1],
-                                into: full.deltas[0].columns(units.lowerBound, count: units.count))
-            return try update(batch, failure: failure,
-                              seconds: (forward: t1 - t0 - allreduce, backward: world.wallTime() - t1, exchange: allreduce))
-        }
+        let seconds = exchange.hiddenUnits != nil ? try forwardBackwardByUnits(batch, control: control, start: start)
+                                                  : try forwardBackwardByShard(batch, control: control, start: start)
+        return try update(batch, failure: failure, seconds: seconds)
+    }
+
+    private typealias PhaseSeconds = (forward: Double, backward: Double, exchange: Double)
+
+    /// This rank's shard of the minibatch, forward and backward; each layer's exchange starts as
+    /// soon as nothing more reads its buffers and runs while the layers below are computed.
+    private func forwardBackwardByShard(_ batch: Samples, control: UnsafeMutablePointer<Float>, start t0: Double) throws -> PhaseSeconds {
+        let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
         let sparseX = sparseBatch?.rows(shard.start ..< shard.start + shard.count)
+        let ones = UnsafePointer(workspace.ones.base)
+
+        // ---- forward ----
         if plan.splitsFirstLayer {                                            // x · W_0 from every rank's rows of W_0
             try exchange.firstLayerProduct(batch.images, sparseInput: sparseBatch?.all, parameters, into: mine.activations[0])
         }
@@ -221,8 +215,7 @@ public final class Trainer {
                                                                 into: mine.deltas[model.layerCount - 1]))  // Σ NLL over b rows
         let t1 = world.wallTime()
 
-        // ---- backward and exchange, from the output layer down: each exchange starts (without waiting)
-        //      as soon as nothing more reads its buffers, and runs while the layers below are computed ----
+        // ---- backward and exchange, from the output layer down ----
         try exchange.startControl()
         for l in stride(from: model.layerCount - 1, through: 0, by: -1) {
             if l < model.layerCount - 1 {
@@ -240,14 +233,30 @@ public final class Trainer {
         watchdog?.beat(.exchange)
         try exchange.finish()
         let allreduces = exchange.takeBlockedSeconds()     // run inside the backward loop, counted as exchange
-        return try update(batch, failure: failure,
-                          seconds: (forward: t1 - t0, backward: t2 - t1 - allreduces, exchange: world.wallTime() - t2 + allreduces))
+        return (t1 - t0, t2 - t1 - allreduces, world.wallTime() - t2 + allreduces)
+    }
+
+    /// The columns exchange: this rank's hidden units for the whole minibatch, their shares of the
+    /// logits summed in the step's one allreduce; the rest is local.
+    private func forwardBackwardByUnits(_ batch: Samples, control: UnsafeMutablePointer<Float>, start t0: Double) throws -> PhaseSeconds {
+        let units = exchange.hiddenUnits!
+        let hidden = full.activations[0].columns(units.lowerBound, count: units.count)   // (B, units)
+        let logits = exchange.partialLogits!                                              // (B, 10)
+        model.forward(units: units, batch.images, sparseInput: sparseBatch?.all, parameters,
+                      hidden: hidden, partialLogits: logits, addingOutputBias: exchange.addsOutputBias)
+        watchdog?.beat(.exchange)
+        try exchange.sumPartialLogits(control: control)
+        control[Control.loss] = Float(SoftmaxCrossEntropy.delta(logits: logits, labels: batch.labels,
+                                                                into: full.deltas[1]))    // Σ NLL over B rows
+        let t1 = world.wallTime(), allreduce = exchange.takeBlockedSeconds()
+        model.backpropagate(units: units, parameters, hidden: hidden, outputDelta: full.deltas[1],
+                            into: full.deltas[0].columns(units.lowerBound, count: units.count))
+        return (t1 - t0 - allreduce, world.wallTime() - t1, allreduce)
     }
 
     /// The rest of a step once the exchange is done (`seconds`: the time its phases took so far):
     /// leave together if any rank asked to, else the same update on every rank.
-    private func update(_ batch: Samples, failure: Error?,
-                        seconds: (forward: Double, backward: Double, exchange: Double)) throws -> StepOutcome {
+    private func update(_ batch: Samples, failure: Error?, seconds: PhaseSeconds) throws -> StepOutcome {
         let t3 = world.wallTime()
         let iteration = state.iteration, batchSize = configuration.batchSize
         let control = gradients.storage.base + gradients.layout.count
