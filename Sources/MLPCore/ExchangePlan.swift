@@ -54,7 +54,8 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
         self.sharedParameters = sharedParameters
     }
 
-    /// Per-layer choice. `auto` takes, for each layer, the way with the least modelled time: the
+    /// The plan for a mode. With one hidden layer, `auto` first weighs dividing its units
+    /// (`columns`) against the best per-layer plan. Per layer, `auto` takes the way with the least modelled time: the
     /// dense allreduce; the gathered factors plus the GEMM work every rank then repeats (it forms
     /// the gradient of all B rows instead of its b); or the gathered factors plus the gathered
     /// updated rows. The model depends only on sizes, P and whether the job spans nodes, so every

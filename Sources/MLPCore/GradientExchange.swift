@@ -1,4 +1,6 @@
 // Carries out an ExchangePlan each step, over buffers fixed at set-up (nothing is allocated per step).
+// The columns plan needs only `sumPartialLogits` (its one allreduce) and, for rank 0's validation
+// and checkpoints, `assembleParameters`; the rest serves the per-layer ways.
 // With parameters shared on the node the activation and delta rows are in node-shared memory too
 // (see Trainer): a rank writes its shard's rows where every rank reads them, and one fence (memory
 // sync and barrier, about 0.2 µs) replaces the gathers (about 4 µs each for 20×500 floats). The
@@ -206,8 +208,9 @@ final class GradientExchange {
         if sharedParameters { try world.fenceNodeShared() }
     }
 
-    /// Makes every rank's copy of the parameters whole: the split first layer's rows live only with
-    /// their owners until this (a collective) gathers them. Nothing to do with shared parameters.
+    /// Makes every rank's copy of the parameters whole: the split first layer's rows, and the columns
+    /// plan's blocks of units, live only with their owners until this (a collective) gathers them.
+    /// Nothing to do with shared parameters.
     func assembleParameters() throws {
         if let g = splitGather {
             try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
