@@ -30,30 +30,31 @@ public final class PairedRows {
         let all = pairs.flatMap { $0 }
         members = Storage<Int32>(count: 2 * all.count)
         entryStart = Storage<Int32>(count: all.count + 1)
-        let merged = all.reduce(0) { $0 + PairedRows.mergedCount(sparse, $1.0, $1.1) }
-        pixel = Storage<Int32>(count: merged)
-        firstValue = FloatStorage(count: merged)
-        secondValue = FloatStorage(count: merged)
-        var k = 0
+        var merged: (pixel: [Int32], first: [Float], second: [Float]) = ([], [], [])
         for (p, (a, b)) in all.enumerated() {
             members.base[2 * p] = Int32(a)
             members.base[2 * p + 1] = Int32(b ?? -1)
-            entryStart.base[p] = Int32(k)
+            entryStart.base[p] = Int32(merged.pixel.count)
             // Merge the two ascending pixel lists.
             var i = Int(sparse.rowStart.base[a]), j = b.map { Int(sparse.rowStart.base[$0]) } ?? 0
             let iEnd = Int(sparse.rowStart.base[a + 1]), jEnd = b.map { Int(sparse.rowStart.base[$0 + 1]) } ?? 0
             while i < iEnd || j < jEnd {
                 let ci = i < iEnd ? sparse.columnIndex.base[i] : Int32.max
                 let cj = j < jEnd ? sparse.columnIndex.base[j] : Int32.max
-                pixel.base[k] = min(ci, cj)
-                firstValue.base[k] = ci <= cj ? sparse.values.base[i] : 0
-                secondValue.base[k] = cj <= ci ? sparse.values.base[j] : 0
+                merged.pixel.append(min(ci, cj))
+                merged.first.append(ci <= cj ? sparse.values.base[i] : 0)
+                merged.second.append(cj <= ci ? sparse.values.base[j] : 0)
                 if ci <= cj { i += 1 }
                 if cj <= ci { j += 1 }
-                k += 1
             }
         }
-        entryStart.base[all.count] = Int32(k)
+        entryStart.base[all.count] = Int32(merged.pixel.count)
+        pixel = Storage<Int32>(count: merged.pixel.count)
+        firstValue = FloatStorage(count: merged.pixel.count)
+        secondValue = FloatStorage(count: merged.pixel.count)
+        pixel.base.update(from: merged.pixel, count: merged.pixel.count)
+        firstValue.base.update(from: merged.first, count: merged.first.count)
+        secondValue.base.update(from: merged.second, count: merged.second.count)
     }
 
     /// The pairs of one window: every candidate pair by the size of the union of its pixels, the
@@ -91,20 +92,6 @@ public final class PairedRows {
         }
         if let odd = free.firstIndex(of: true) { result.append((window.lowerBound + odd, nil)) }
         return result
-    }
-
-    private static func mergedCount(_ sparse: SparseRows, _ a: Int, _ b: Int?) -> Int {
-        var i = Int(sparse.rowStart.base[a]), j = b.map { Int(sparse.rowStart.base[$0]) } ?? 0
-        let iEnd = Int(sparse.rowStart.base[a + 1]), jEnd = b.map { Int(sparse.rowStart.base[$0 + 1]) } ?? 0
-        var n = 0
-        while i < iEnd || j < jEnd {
-            let ci = i < iEnd ? sparse.columnIndex.base[i] : Int32.max
-            let cj = j < jEnd ? sparse.columnIndex.base[j] : Int32.max
-            if ci <= cj { i += 1 }
-            if cj <= ci { j += 1 }
-            n += 1
-        }
-        return n
     }
 
     /// out = rows `range` · w, for `range` made of whole windows (out's row r − range.lowerBound
