@@ -60,9 +60,12 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
     /// the gradient of all B rows instead of its b); or the gathered factors plus the gathered
     /// updated rows. The model depends only on sizes, P and whether the job spans nodes, so every
     /// rank (and every rerun) makes the same choice. A layer with fewer inputs than ranks cannot be
-    /// sharded and takes factors instead.
+    /// sharded and takes factors instead. `costModel` replaces the built-in figures (the scaling
+    /// model's fitted ones).
     public static func choose(_ mode: ExchangeMode, layout: ParameterLayout, batchSize: Int,
-                              worldSize: Int, acrossNodes: Bool, sharedParameters: Bool = false) -> ExchangePlan {
+                              worldSize: Int, acrossNodes: Bool, sharedParameters: Bool = false,
+                              costModel: CostModel? = nil) -> ExchangePlan {
+        let model = costModel ?? CostModel(acrossNodes: acrossNodes)
         let shared = sharedParameters && worldSize > 1
         let columns = ExchangePlan(layers: [.columns, .columns], sharedParameters: shared)
         if worldSize > 1 && canSplitHiddenUnits(layout, worldSize: worldSize) {
@@ -70,14 +73,13 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             // auto: when each rank keeps whole vectors of units and the one allreduce is modelled
             // cheaper than the per-layer ways.
             if mode == .auto && autoConsidersColumns(layout, worldSize: worldSize) {
-                let model = CostModel(acrossNodes: acrossNodes)
                 let perLayer = chooseByLayer(.auto, layout: layout, batchSize: batchSize, worldSize: worldSize,
-                                             acrossNodes: acrossNodes, sharedParameters: sharedParameters)
+                                             model: model, sharedParameters: sharedParameters)
                 let time = { (plan: ExchangePlan) in model.time(plan, layout, batchSize: batchSize, worldSize: worldSize) }
                 return time(columns) < time(perLayer) ? columns : perLayer
             }
         }
-        return chooseByLayer(mode, layout: layout, batchSize: batchSize, worldSize: worldSize, acrossNodes: acrossNodes,
+        return chooseByLayer(mode, layout: layout, batchSize: batchSize, worldSize: worldSize, model: model,
                              sharedParameters: sharedParameters)
     }
 
@@ -94,7 +96,7 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
 
     /// The way of each layer on its own (every mode but columns).
     private static func chooseByLayer(_ mode: ExchangeMode, layout: ParameterLayout, batchSize: Int, worldSize: Int,
-                                      acrossNodes: Bool, sharedParameters: Bool) -> ExchangePlan {
+                                      model: CostModel, sharedParameters: Bool) -> ExchangePlan {
         precondition(mode != .columns || worldSize == 1, "columns needs one hidden layer with a unit per rank")
         let shared = sharedParameters && worldSize > 1
         let layers = layout.layers.enumerated().map { l, slot -> LayerExchange in
@@ -110,8 +112,8 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             case .split: return shardable ? .sharded : .factors
             case .columns: return .factors
             case .auto:
-                return CostModel(acrossNodes: acrossNodes).cheapest(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize,
-                                                                   shardable: shardable, sharedParameters: shared).exchange
+                return model.cheapest(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize,
+                                      shardable: shardable, sharedParameters: shared).exchange
             }
         }
         return ExchangePlan(layers: layers, sharedParameters: shared)

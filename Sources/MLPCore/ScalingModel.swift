@@ -70,17 +70,14 @@ public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
         return LatencyBandwidthModel(name: "measured here", latency: alpha, bytesPerSecond: moved / transfer)
     }
 
-    /// Seconds of one step's exchange on `p` ranks: every layer its cheapest way, or the columns
-    /// exchange's one allreduce where `auto` would weigh it and it is cheaper.
+    /// Seconds of one step's exchange on `p` ranks, in the plan `--exchange auto` would choose at
+    /// this model's figures (private parameters, as across nodes).
     public func exchangeSeconds(ranks p: Int, batch: Int, flopsPerSecond: Double, architecture: Architecture = Architecture()) -> Double {
         guard p > 1 else { return 0 }
         let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
         let layout = ParameterLayout(architecture)
-        let perLayer = layout.layers.enumerated().reduce(0.0) { sum, item in
-            sum + cost.cheapest(item.element, isFirstLayer: item.offset == 0, batchSize: batch, worldSize: p).seconds
-        }
-        guard ExchangePlan.autoConsidersColumns(layout, worldSize: p) else { return perLayer }
-        return min(perLayer, cost.columnsTime(layout, batchSize: batch, worldSize: p))
+        let plan = ExchangePlan.choose(.auto, layout: layout, batchSize: batch, worldSize: p, acrossNodes: true, costModel: cost)
+        return cost.time(plan, layout, batchSize: batch, worldSize: p)
     }
 
     /// Predicted parallel efficiency on `p` ranks (strong scaling: the global batch stays `batch`),
