@@ -321,6 +321,7 @@ public final class Trainer {
     private func validate(trainingSeconds: Double, observer: TrainingObserver?) throws {
         let iteration = state.iteration - 1
         evaluator.threads = validationThreads ?? 1
+        let start = world.wallTime()
         let validationError = evaluator.errorRate(parameters, on: scored.validation)
         let improved = state.stopping.recordValidation(validationError, at: iteration)
         var testError: Double?
@@ -328,6 +329,7 @@ public final class Trainer {
             testError = evaluator.errorRate(parameters, on: scored.test)
             state.stopping.recordTest(testError!)
         }
+        profile.scoring += world.wallTime() - start
         let record = ValidationRecord(
             epoch: schedule.epoch(of: iteration) + 1, iteration: state.iteration,
             batchesPerEpoch: schedule.batchesPerEpoch,

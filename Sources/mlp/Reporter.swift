@@ -77,18 +77,21 @@ final class Reporter: TrainingObserver {
         }
         print(String(format: "%d epochs, %d iterations in %.1f s (%.2f epochs/min) on %d rank%@; %@.",
                      s.epochs, s.iterations, s.seconds, s.epochsPerMinute, s.worldSize, s.worldSize == 1 ? "" : "s", reason))
-        if let profiles { printProfile(profiles) }
+        if let profiles { printProfile(profiles, seconds: s.seconds) }
         fflush(nil)
     }
 
-    private func printProfile(_ profiles: [StepProfile]) {
+    private func printProfile(_ profiles: [StepProfile], seconds: Double) {
         print("Time per step, milliseconds (exchange includes waiting for other ranks; update includes the factor layers' gradient GEMM):")
-        print("  rank   steps   forward  backward  exchange    update  validation(total s)")
+        print("  rank   steps   forward  backward  exchange    update  validation(total s)  scoring(s)")
         for (rank, p) in profiles.enumerated() {
             let n = Double(max(1, p.steps))
-            print(String(format: "  %4d %7d %9.3f %9.3f %9.3f %9.3f %9.2f", rank, p.steps,
-                         p.forward / n * 1e3, p.backward / n * 1e3, p.exchange / n * 1e3, p.update / n * 1e3, p.validation))
+            print(String(format: "  %4d %7d %9.3f %9.3f %9.3f %9.3f %9.2f %21.2f", rank, p.steps,
+                         p.forward / n * 1e3, p.backward / n * 1e3, p.exchange / n * 1e3, p.update / n * 1e3, p.validation, p.scoring))
         }
+        let root = profiles[0]
+        print(String(format: "Scoring the validation and test sets took %.1f %% of the run; checkpoints, gathering the model and waiting %.1f %%.",
+                     100 * root.scoring / max(seconds, 1e-9), 100 * (root.validation - root.scoring) / max(seconds, 1e-9)))
     }
 
     private func clearBar() {

@@ -128,13 +128,14 @@ struct Train: ParsableCommand {
     }
 
     private func gatherProfiles(_ trainer: Trainer) throws -> [StepProfile] {
-        var values = [Double](repeating: 0, count: trainer.world.size * 6)
         let mine = trainer.profile.values + [Double(trainer.profile.steps)]
-        for (i, v) in mine.enumerated() { values[trainer.world.rank * 6 + i] = v }
+        var values = [Double](repeating: 0, count: trainer.world.size * mine.count)
+        for (i, v) in mine.enumerated() { values[trainer.world.rank * mine.count + i] = v }
         var floats = values.map { Float($0) }
         try floats.withUnsafeMutableBufferPointer { try trainer.world.allreduceSum($0.baseAddress!, count: $0.count) }
         return (0..<trainer.world.size).map { r in
-            StepProfile(values: (0..<5).map { Double(floats[r * 6 + $0]) }, steps: Int(floats[r * 6 + 5]))
+            let row = floats[r * mine.count ..< (r + 1) * mine.count].map(Double.init)
+            return StepProfile(values: Array(row.dropLast()), steps: Int(row.last!))
         }
     }
 

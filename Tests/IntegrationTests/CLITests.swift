@@ -63,6 +63,31 @@ extension Integration {
             #expect(result.stderr.contains("2 hidden layers (300, 200 units)") && !result.stdout.contains("epoch"), "\(result.output)")
         }
 
+        /// --profile: a row per rank on rank 0's stdout, the scoring share, and the same figures in the log.
+        @Test func profilePerRank() throws {
+            let s = Scratch()
+            let log = s.file("log.jsonl")
+            let result = try Launcher.mlp(["train", "--train-limit", "2000", "--epochs", "3", "--profile", "--log-json", log], ranks: 2)
+            #expect(result.status == 0, "\(result.output)")
+            let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("     0 ") || $0.hasPrefix("     1 ") }
+            #expect(rows.count == 2 && result.stdout.contains("forward  backward  exchange"), "\(result.stdout)")
+            #expect(result.stdout.contains("Scoring the validation and test sets took"), "\(result.stdout)")
+            let done = try #require(logEvents(log).last)
+            let profile = try #require(done["profile"] as? [[String: Any]])
+            #expect(profile.count == 2)
+            for (rank, entry) in profile.enumerated() {
+                #expect(entry["steps"] as? Int == done["iterations"] as? Int, "every rank counts every step")
+                for phase in StepProfile.fields {
+                    #expect((entry[phase + "_seconds"] as? Double).map { $0 >= 0 } == true, "rank \(rank) \(phase): \(entry)")
+                }
+                #expect((entry["forward_seconds"] as? Double ?? 0) > 0)
+            }
+            // Rank 0 scores (3 validations and their test passes) inside its validation time; rank 1 never scores.
+            let (scoring, validation) = (profile[0]["scoring_seconds"] as? Double ?? 0, profile[0]["validation_seconds"] as? Double ?? 0)
+            #expect(scoring > 0 && scoring <= validation, "\(profile[0])")
+            #expect(profile[1]["scoring_seconds"] as? Double == 0)
+        }
+
         @Test func evalPredictInspect() throws {
             let s = Scratch()
             _ = try Launcher.mlp(["train", "--train-limit", "2000", "--epochs", "2", "--checkpoint-dir", s.directory("c")])
