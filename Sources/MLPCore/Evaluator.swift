@@ -13,6 +13,11 @@ public final class Evaluator {
     private var workspaces: [Workspace] = []  // one per thread, (chunk, n_l) per layer
     private lazy var firstLayer = PanelWeights(inputs: model.architecture.inputSize,   // W_0 rearranged for
                                                outputs: model.architecture.layerSizes[1])  // the sparse product
+    private lazy var outputLayer: NarrowOutput? = {   // W_L transposed for the logits, when narrow enough
+        let sizes = model.architecture.layerSizes
+        return sizes.count > 2 && sizes.last! <= NarrowOutput.maxOutputs
+            ? NarrowOutput(inputs: sizes[sizes.count - 2], outputs: sizes.last!) : nil
+    }()
 
     /// `chunk`: rows per forward pass, whole windows of the paired sparse form.
     public init(_ architecture: Architecture, chunk: Int = PairedRows.window, threads: Int = 1) {
@@ -30,6 +35,7 @@ public final class Evaluator {
                                    _ body: (inout Partial, Matrix, Int) -> Void) -> [Partial] {
         let sparse = samples.sparseImages
         if sparse != nil { firstLayer.pack(p.weight(0)) }   // made and filled before any thread reads it
+        outputLayer?.pack(p.weight(model.layerCount - 1))
         // Each thread's rows: whole windows (pairs never cross them).
         let windows = (samples.count + PairedRows.window - 1) / PairedRows.window
         let ranges = (0..<threads).map { t in
@@ -47,7 +53,7 @@ public final class Evaluator {
                     sparse.multiply(rows: start ..< start + n, by: firstLayer, into: activations[0])
                 }
                 model.forward(samples.images.rows(start, count: n), p, activations: activations,
-                              firstProductGiven: sparse != nil)
+                              firstProductGiven: sparse != nil, narrowOutput: outputLayer)
                 body(&partial, activations[activations.count - 1], start)
                 start += n
             }

@@ -13,14 +13,17 @@ public struct MLP {
     /// Forward pass. `input` is (n, 784); `activations[l]` receives layer l's output (n, n_{l+1}):
     /// f(a · W_l + b_l) for hidden layers, the logits a · W_L + b_L for the last. With
     /// `firstProductGiven`, activations[0] already holds input · W_0 (the split exchange computes it);
-    /// with `sparseInput` (the same rows without their zeros) that product skips the zeros.
+    /// with `sparseInput` (the same rows without their zeros) that product skips the zeros. With
+    /// `narrowOutput` (packed from W_L), the logits' product is its kernel's instead of a GEMM.
     public func forward(_ input: Matrix, _ p: ParameterSet, activations: [Matrix], firstProductGiven: Bool = false,
-                        sparseInput: SparseBatch.Rows? = nil) {
+                        sparseInput: SparseBatch.Rows? = nil, narrowOutput: NarrowOutput? = nil) {
         var a = input
         for l in 0..<layerCount {
             let z = activations[l]
             if l == 0, !firstProductGiven, let sparseInput {
                 sparseInput.multiply(columns: 0..<input.columns, by: p.weight(0), into: z)
+            } else if l == layerCount - 1, l > 0, let narrowOutput {
+                narrowOutput.multiply(a, into: z)
             } else if l > 0 || !firstProductGiven {
                 BLAS.gemm(a, p.weight(l), into: z)                       // (n, n_in) · (n_in, n_out)
             }

@@ -166,14 +166,25 @@ private struct PairAccumulator {
         r = V.load(w + 112); a7 = a7.addingProduct(u, r); b7 = b7.addingProduct(v, r)
     }
 
-    /// The first image's first `count` sums (the fields lie in order, 64 bytes apart).
+    /// The first image's first `count` sums: a whole panel straight from the registers, a narrower
+    /// one copied from the fields (they lie in order, 64 bytes apart).
     @inline(__always)
     func storeFirst(to out: UnsafeMutablePointer<Float>, count: Int) {
-        withUnsafeBytes(of: self) { out.update(from: $0.assumingMemoryBound(to: Float.self).baseAddress!, count: count) }
+        if count == 128 {
+            a0.store(to: out); a1.store(to: out + 16); a2.store(to: out + 32); a3.store(to: out + 48)
+            a4.store(to: out + 64); a5.store(to: out + 80); a6.store(to: out + 96); a7.store(to: out + 112)
+        } else {
+            withUnsafeBytes(of: self) { out.update(from: $0.assumingMemoryBound(to: Float.self).baseAddress!, count: count) }
+        }
     }
 
     @inline(__always)
     func storeSecond(to out: UnsafeMutablePointer<Float>, count: Int) {
-        withUnsafeBytes(of: self) { out.update(from: $0.assumingMemoryBound(to: Float.self).baseAddress! + 128, count: count) }
+        if count == 128 {
+            b0.store(to: out); b1.store(to: out + 16); b2.store(to: out + 32); b3.store(to: out + 48)
+            b4.store(to: out + 64); b5.store(to: out + 80); b6.store(to: out + 96); b7.store(to: out + 112)
+        } else {
+            withUnsafeBytes(of: self) { out.update(from: $0.assumingMemoryBound(to: Float.self).baseAddress! + 128, count: count) }
+        }
     }
 }

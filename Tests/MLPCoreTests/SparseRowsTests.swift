@@ -95,3 +95,26 @@ import Testing
         #expect(threaded.errors(p, on: scored) == 2500 - dense.indices.reduce(0) { $0 + dense[$1][$1] })
     }
 }
+
+@Suite struct NarrowOutputTests {
+    /// The logits kernel against sgemm: odd row counts (a last row alone), inputs with and without a
+    /// remainder past the last 16, and fewer outputs than its 10 sums.
+    @Test(arguments: [(1, 500, 10), (257, 500, 10), (6, 33, 3), (5, 16, 1), (4, 7, 10)])
+    func productEqualsTheGEMM(rows: Int, inputs: Int, outputs: Int) {
+        var random = FixtureRandom(state: UInt64(rows * 1000 + inputs))
+        let h = FloatStorage(count: rows * inputs), w = FloatStorage(count: inputs * outputs)
+        for i in 0..<h.count { h.base[i] = random.uniform(-1, 1) }
+        for i in 0..<w.count { w.base[i] = random.uniform(-1, 1) }
+        let (hm, wm) = (Matrix(h.base, rows: rows, columns: inputs), Matrix(w.base, rows: inputs, columns: outputs))
+        let expected = FloatStorage(count: rows * outputs), got = FloatStorage(count: rows * outputs)
+        BLAS.gemm(hm, wm, into: Matrix(expected.base, rows: rows, columns: outputs))
+        got.base.update(repeating: .nan, count: got.count)
+
+        let kernel = NarrowOutput(inputs: inputs, outputs: outputs)
+        kernel.pack(wm)
+        kernel.multiply(hm, into: Matrix(got.base, rows: rows, columns: outputs))
+        for i in 0..<rows * outputs {
+            #expect(abs(got.base[i] - expected.base[i]) <= 1e-5 * max(1, abs(expected.base[i])), "entry \(i): \(got.base[i]) against \(expected.base[i])")
+        }
+    }
+}
