@@ -49,6 +49,9 @@ public struct Checkpoint {
             "activation": c.architecture.activation.rawValue,
             "learning_rate": String(c.sgd.learningRate),
             "learning_rate_decay": String(c.sgd.decay),
+            "learning_rate_scaling": c.sgd.scaling.rawValue,
+            "learning_rate_reference_batch": String(c.sgd.referenceBatch),
+            "warmup_epochs": String(c.sgd.warmupEpochs),
             "l1": String(c.sgd.l1),
             "l2": String(c.sgd.l2),
             "batch_size": String(c.batchSize),
@@ -59,7 +62,7 @@ public struct Checkpoint {
             "train_samples": String(trainSamples),
             "iteration": String(s.iteration),
             "epoch": String(s.iteration / max(1, trainSamples / c.batchSize)),
-            "learning_rate_now": String(c.sgd.rate(at: s.iteration)),
+            "learning_rate_now": String(c.sgd.rate(at: s.iteration, batchSize: c.batchSize, batchesPerEpoch: max(1, trainSamples / c.batchSize))),
             "data_order": c.shuffle ? "shuffled per epoch from seed and epoch" : "fixed (tutorial order)",
             "patience": String(stopping.patience),
             "validation_frequency": String(stopping.validationFrequency),
@@ -99,6 +102,17 @@ public struct Checkpoint {
                                                   outputSize: sizes.last!, activation: activation)
         configuration.sgd = SGD(learningRate: try meta.number("learning_rate"), decay: try meta.number("learning_rate_decay"),
                                 l1: try meta.number("l1"), l2: try meta.number("l2"))
+        if let scaling = meta.values["learning_rate_scaling"] {   // absent before the scaling rule: none
+            guard let rule = LearningRateScaling(rawValue: scaling) else {
+                throw CheckpointError.badMetadata(path, key: "learning_rate_scaling", value: scaling)
+            }
+            configuration.sgd.scaling = rule
+            configuration.sgd.referenceBatch = try meta.number("learning_rate_reference_batch")
+            configuration.sgd.warmupEpochs = try meta.number("warmup_epochs")
+            guard configuration.sgd.referenceBatch >= 1, configuration.sgd.warmupEpochs >= 0 else {
+                throw CheckpointError.badMetadata(path, key: "learning_rate_reference_batch", value: String(configuration.sgd.referenceBatch))
+            }
+        }
         configuration.batchSize = try meta.number("batch_size")
         configuration.epochs = try meta.number("epochs")
         configuration.patience = try meta.number("initial_patience")

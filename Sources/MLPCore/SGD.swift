@@ -1,12 +1,22 @@
 // Minibatch SGD on the tutorial's cost: mean NLL + λ₁·‖W‖₁ + λ₂·‖W‖₂² over weight matrices only,
-// with the learning rate η_t = η₀ / (1 + d·t). The update is one pass per layer; where the batch
-// gradient is a product Aᵀ·D that every rank can form, the update rides inside that GEMM.
+// with the learning rate η_t = η̂_t / (1 + d·t), η̂ the peak rate (η₀, or η₀·B/B_ref by the linear
+// scaling rule) reached by a linear warm-up from η₀. The update is one pass per layer; where the
+// batch gradient is a product Aᵀ·D that every rank can form, the update rides inside that GEMM.
+
+/// How the learning rate follows the global batch B. `linear`: Goyal et al. (2017), "Accurate,
+/// Large Minibatch SGD": η₀ was tuned at batch B_ref, so batch B gets η₀ · B / B_ref.
+public enum LearningRateScaling: String, CaseIterable, Sendable, Codable {
+    case none, linear
+}
 
 public struct SGD: Equatable, Sendable {
     public var learningRate: Double  // η₀
     public var decay: Double         // d
     public var l1: Double            // λ₁
     public var l2: Double            // λ₂
+    public var scaling: LearningRateScaling = .none
+    public var referenceBatch = 20   // B_ref: the batch η₀ is tuned for (the tutorial's)
+    public var warmupEpochs = 0      // epochs over which η rises linearly from η₀ to the peak rate
 
     public init(learningRate: Double = 0.01, decay: Double = 0, l1: Double = 0, l2: Double = 0.0001) {
         self.learningRate = learningRate
@@ -15,8 +25,20 @@ public struct SGD: Equatable, Sendable {
         self.l2 = l2
     }
 
-    /// η_t for the update that follows `iteration` completed updates.
-    public func rate(at iteration: Int) -> Double { learningRate / (1 + decay * Double(iteration)) }
+    /// The rate after warm-up for global batch `batchSize`: η₀, or η₀ · B / B_ref.
+    public func peakRate(batchSize: Int) -> Double {
+        scaling == .linear ? learningRate * Double(batchSize) / Double(referenceBatch) : learningRate
+    }
+
+    /// η_t for the update that follows `iteration` completed updates of `batchSize` samples, with
+    /// `batchesPerEpoch` updates to an epoch. During warm-up (Goyal et al.: per iteration, from η₀
+    /// to the peak) η̂ = η₀ + (peak − η₀) · t / T; the decay applies on top.
+    public func rate(at iteration: Int, batchSize: Int, batchesPerEpoch: Int) -> Double {
+        let peak = peakRate(batchSize: batchSize)
+        let warmup = warmupEpochs * batchesPerEpoch
+        let ramped = iteration < warmup ? learningRate + (peak - learningRate) * Double(iteration) / Double(warmup) : peak
+        return ramped / (1 + decay * Double(iteration))
+    }
 
     /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·G and b ← b − (η/B)·g, with G and g summed over
     /// the B samples of the global batch (the allreduced gradient buffer). With `rows`, only those

@@ -267,11 +267,11 @@ public final class Trainer {
         if control[Control.stop] > 0 { return .stopped(.patience) }
         let meanLoss = Double(control[Control.loss]) / Double(batchSize)
         guard meanLoss.isFinite else {
-            throw TrainingError.nonFinite(iteration: iteration + 1, what: "training loss", learningRate: sgd.learningRate)
+            throw TrainingError.nonFinite(iteration: iteration + 1, what: "training loss", learningRate: rate(at: iteration), scaled: sgd.scaling != .none)
         }
 
         // ---- update: the same SGD step on every rank ----
-        let eta = sgd.rate(at: iteration)
+        let eta = rate(at: iteration)
         for l in 0..<model.layerCount {
             switch plan.layers[l] {
             case .dense:
@@ -317,6 +317,11 @@ public final class Trainer {
                           worldSize: world.size, parameters: parameters)
     }
 
+    /// η for the update after `iteration` updates.
+    private func rate(at iteration: Int) -> Double {
+        sgd.rate(at: iteration, batchSize: configuration.batchSize, batchesPerEpoch: schedule.batchesPerEpoch)
+    }
+
     /// Rank 0: validation error, test error on a new best, the log record.
     private func validate(trainingSeconds: Double, observer: TrainingObserver?) throws {
         let iteration = state.iteration - 1
@@ -341,7 +346,7 @@ public final class Trainer {
         state.stepsSinceValidation = 0
         observer?.validated(record)
         guard parameters.flat.allSatisfy(\.isFinite) else {
-            throw TrainingError.nonFinite(iteration: state.iteration, what: "parameters", learningRate: sgd.learningRate)
+            throw TrainingError.nonFinite(iteration: state.iteration, what: "parameters", learningRate: rate(at: iteration), scaled: sgd.scaling != .none)
         }
         if let checkpoints {
             let bytes = checkpoint().encoded()

@@ -27,6 +27,8 @@ final class Reporter: TrainingObserver {
             ("event", .string("start")), ("architecture", .string(trainer.configuration.architecture.summary)),
             ("parameters", .integer(trainer.parameters.layout.count)), ("world_size", .integer(trainer.world.size)),
             ("batch_size", .integer(trainer.configuration.batchSize)), ("learning_rate", .number(trainer.configuration.sgd.learningRate)),
+            ("peak_learning_rate", .number(trainer.configuration.sgd.peakRate(batchSize: trainer.configuration.batchSize))),
+            ("warmup_epochs", .integer(trainer.configuration.sgd.warmupEpochs)),
             ("exchange", .string(trainer.plan.description)), ("blas_threads", .integer(BLAS.threads)),
             ("iteration", .integer(trainer.state.iteration)), ("batches_per_epoch", .integer(trainer.schedule.batchesPerEpoch)),
         ]))

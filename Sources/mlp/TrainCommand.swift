@@ -116,6 +116,13 @@ struct Train: ParsableCommand {
         // These may change on resume (README: "Resuming"); the run then leaves the original's path.
         c.sgd.learningRate = optimizer.lr ?? c.sgd.learningRate
         c.sgd.decay = optimizer.lrDecay ?? c.sgd.decay
+        c.sgd.scaling = optimizer.lrScaling ?? c.sgd.scaling
+        c.sgd.referenceBatch = optimizer.lrReferenceBatch ?? c.sgd.referenceBatch
+        c.sgd.warmupEpochs = optimizer.warmupEpochs ?? c.sgd.warmupEpochs
+        if c.sgd.scaling == .none, let flag = optimizer.warmupEpochs.map({ "--warmup-epochs \($0)" })
+            ?? optimizer.lrReferenceBatch.map({ "--lr-reference-batch \($0)" }) {
+            throw ConfigurationError("\(flag): only means something with --lr-scaling linear (the warm-up rises to the scaled rate); add it, or drop \(flag.split(separator: " ")[0]).")
+        }
         c.sgd.l1 = optimizer.l1 ?? c.sgd.l1
         c.sgd.l2 = optimizer.l2 ?? c.sgd.l2
         c.epochs = optimizer.epochs ?? c.epochs
@@ -143,7 +150,9 @@ struct Train: ParsableCommand {
         let c = t.configuration
         print("mlp train: \(c.architecture.summary), \(grouped(t.parameters.layout.count)) parameters")
         print("  data        \(data.directory): \(grouped(t.data.train.count)) train, \(grouped(t.data.validation.count)) validation, \(grouped(t.data.test.count)) test")
-        print("  optimizer   SGD lr \(compact(c.sgd.learningRate))\(c.sgd.decay > 0 ? " / (1 + \(compact(c.sgd.decay))·t)" : ""), L1 \(compact(c.sgd.l1)), L2 \(compact(c.sgd.l2)), batch \(c.batchSize), up to \(c.epochs) epochs, patience \(c.patience), seed \(c.seed), \(c.shuffle ? "shuffled" : "tutorial order")")
+        let scaled = c.sgd.scaling == .linear
+            ? " × \(c.batchSize)/\(c.sgd.referenceBatch) = \(compact(c.sgd.peakRate(batchSize: c.batchSize))) (linear scaling\(c.sgd.warmupEpochs > 0 ? ", \(c.sgd.warmupEpochs)-epoch warm-up" : ""))" : ""
+        print("  optimizer   SGD lr \(compact(c.sgd.learningRate))\(scaled)\(c.sgd.decay > 0 ? " / (1 + \(compact(c.sgd.decay))·t)" : ""), L1 \(compact(c.sgd.l1)), L2 \(compact(c.sgd.l2)), batch \(c.batchSize), up to \(c.epochs) epochs, patience \(c.patience), seed \(c.seed), \(c.shuffle ? "shuffled" : "tutorial order")")
         print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(t.hiddenUnits.map { _ in "all \(c.batchSize) samples and \(unitCounts(c.architecture.hiddenSizes[0], ranks: t.world.size)) hidden units" } ?? "\(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples") per rank, exchange \(c.exchange.rawValue): \(t.plan), OpenBLAS \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank (\(BLAS.coreName))")
         print("  first layer \(t.usesSparseInput ? "from the non-zero inputs only" : "dense GEMMs") (--sparse-input \(c.sparseInput.rawValue); \(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero)")
         print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")

@@ -7,6 +7,7 @@ extension Activation: ExpressibleByArgument {}
 extension ExchangeMode: ExpressibleByArgument {}
 extension ParameterMemory: ExpressibleByArgument {}
 extension SparseInputMode: ExpressibleByArgument {}
+extension LearningRateScaling: ExpressibleByArgument {}
 
 /// "500" or "500,300": the widths of the hidden layers.
 struct HiddenSizes: ExpressibleByArgument, Equatable {
@@ -56,6 +57,15 @@ struct OptimizerOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Learning-rate decay d: η_t = η₀ / (1 + d·t), t = iterations done. (default: 0)", valueName: "d"))
     var lrDecay: Double?
 
+    @Option(help: ArgumentHelp("How the learning rate follows the global batch B: none, or linear (Goyal et al. 2017: --lr · B / --lr-reference-batch). (default: none)", valueName: "rule"))
+    var lrScaling: LearningRateScaling?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("The global batch --lr is tuned for, with --lr-scaling linear. (default: 20, the tutorial's)", valueName: "n"))
+    var lrReferenceBatch: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --lr-scaling linear: epochs over which the rate rises linearly, per iteration, from --lr to the scaled rate. (default: 0)", valueName: "n"))
+    var warmupEpochs: Int?
+
     @Option(parsing: .unconditional, help: ArgumentHelp("L1 penalty λ₁ on the weights. (default: 0)", valueName: "λ"))
     var l1: Double?
 
@@ -88,6 +98,8 @@ struct OptimizerOptions: ParsableArguments {
         try check(lrDecay, "lr-decay", positive: false)
         try check(l1, "l1", positive: false)
         try check(l2, "l2", positive: false)
+        if let lrReferenceBatch, lrReferenceBatch < 1 { throw ValidationError("--lr-reference-batch \(lrReferenceBatch): must be at least 1.") }
+        if let warmupEpochs, warmupEpochs < 0 { throw ValidationError("--warmup-epochs \(warmupEpochs): must be at least 0.") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size \(batchSize): must be at least 1 (and at least the number of ranks).") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs \(epochs): must be at least 1.") }
         if let patience, patience < 1 { throw ValidationError("--patience \(patience): must be at least 1 iteration.") }

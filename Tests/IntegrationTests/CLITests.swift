@@ -28,6 +28,11 @@ extension Integration {
             (["--exchange", "magic"], "--exchange"),
             (["--sparse-input", "maybe"], "--sparse-input"),
             (["--train-limit", "0"], "--train-limit 0"),
+            (["--lr-scaling", "square"], "--lr-scaling"),
+            (["--warmup-epochs", "-1"], "--warmup-epochs -1: must be at least 0"),
+            (["--lr-reference-batch", "0"], "--lr-reference-batch 0: must be at least 1"),
+            (["--warmup-epochs", "5"], "--warmup-epochs 5: only means something with --lr-scaling linear"),
+            (["--lr-reference-batch", "64"], "--lr-reference-batch 64: only means something with --lr-scaling linear"),
             (["--no-such-flag"], "--no-such-flag"),
             (["--data", "/nonexistent/mnist"], "/nonexistent/mnist: no such data directory"),
             (["--data", "/tmp"], "train-images-idx3-ubyte.gz: file not found"),
@@ -86,6 +91,31 @@ extension Integration {
             let (scoring, validation) = (profile[0]["scoring_seconds"] as? Double ?? 0, profile[0]["validation_seconds"] as? Double ?? 0)
             #expect(scoring > 0 && scoring <= validation, "\(profile[0])")
             #expect(profile[1]["scoring_seconds"] as? Double == 0)
+        }
+
+        /// --lr-scaling linear trains with --lr · B / --lr-reference-batch, and a warm-up starts at --lr:
+        /// one update of batch 40 each, compared with plain runs at the rates they should have used.
+        @Test func learningRateScalingAndWarmup() throws {
+            let s = Scratch()
+            func parameters(_ name: String, _ flags: [String]) throws -> [Float] {
+                let result = try Launcher.mlp(["train", "--train-limit", "40", "--eval-limit", "500", "--batch-size", "40", "--epochs", "1",
+                                               "--checkpoint-dir", s.directory(name)] + flags, timeout: 60)
+                #expect(result.status == 0, "\(flags): \(result.output)")
+                let checkpoint = try Checkpoint.load(s.file(name + "/last.safetensors"))
+                return withExtendedLifetime(checkpoint) { Array(checkpoint.parameters.flat) }
+            }
+            let warmup = try parameters("warmup", ["--lr-scaling", "linear", "--warmup-epochs", "1"])
+            let plain = try parameters("plain", [])
+            let scaled = try parameters("scaled", ["--lr-scaling", "linear"])
+            let doubled = try parameters("doubled", ["--lr", "0.02"])
+            // Parameters that differ (not the arrays themselves: 400,000 numbers in a failure message).
+            func differing(_ a: [Float], _ b: [Float]) -> Int { a.count == b.count ? zip(a, b).filter { $0 != $1 }.count : -1 }
+            #expect(differing(warmup, plain) == 0, "the warm-up's first update uses --lr")
+            #expect(differing(scaled, doubled) == 0, "batch 40 scales 0.01 to 0.02")
+            #expect(differing(scaled, plain) > 1000, "and 0.02 is not 0.01")
+            let half = try parameters("half", ["--lr-scaling", "linear", "--lr-reference-batch", "80"])
+            let halved = try parameters("halved", ["--lr", "0.005"])
+            #expect(differing(half, halved) == 0, "reference batch 80: 0.01 × 40/80")
         }
 
         @Test func evalPredictInspect() throws {

@@ -9,6 +9,9 @@ import Testing
         var configuration = TrainingConfiguration()
         configuration.architecture = architecture
         configuration.sgd = SGD(learningRate: 0.05, decay: 0.001, l1: 0.0001, l2: 0.00002)
+        configuration.sgd.scaling = .linear
+        configuration.sgd.referenceBatch = 8
+        configuration.sgd.warmupEpochs = 3
         configuration.batchSize = 32
         configuration.seed = 99
         configuration.shuffle = true

@@ -64,7 +64,24 @@ import Testing
         for i in 0..<p.layout.count { p.storage.base[i] = 1 }   // 4 + 4 weights, 2 + 2 biases
         let sgd = SGD(learningRate: 0.1, decay: 0, l1: 0.5, l2: 0.25)
         #expect(sgd.penalty(p) == 0.5 * 8 + 0.25 * 8)
-        #expect(abs(SGD(learningRate: 0.01, decay: 0.5).rate(at: 2) - 0.005) < 1e-15)
+        #expect(abs(SGD(learningRate: 0.01, decay: 0.5).rate(at: 2, batchSize: 20, batchesPerEpoch: 10) - 0.005) < 1e-15)
+    }
+
+    /// Goyal et al.'s rule: η₀ · B / B_ref after a per-iteration linear warm-up from η₀; the decay on top.
+    @Test func linearScalingWithWarmup() {
+        var sgd = SGD(learningRate: 0.01, decay: 0)
+        #expect(sgd.rate(at: 0, batchSize: 80, batchesPerEpoch: 10) == 0.01)    // no scaling: B does not matter
+        sgd.scaling = .linear
+        #expect(sgd.peakRate(batchSize: 80) == 0.04 && sgd.peakRate(batchSize: 20) == 0.01)
+        #expect(sgd.rate(at: 0, batchSize: 80, batchesPerEpoch: 10) == 0.04)    // no warm-up: the peak at once
+        sgd.warmupEpochs = 2                                                    // 20 iterations
+        let rates = [0, 5, 10, 19, 20, 1000].map { sgd.rate(at: $0, batchSize: 80, batchesPerEpoch: 10) }
+        for (rate, expected) in zip(rates, [0.01, 0.0175, 0.025, 0.0385, 0.04, 0.04]) {
+            #expect(abs(rate - expected) < 1e-15, "\(rates)")
+        }
+        sgd.referenceBatch = 40
+        sgd.decay = 0.5
+        #expect(abs(sgd.rate(at: 30, batchSize: 80, batchesPerEpoch: 10) - 0.02 / 16) < 1e-15)
     }
 }
 
