@@ -55,7 +55,7 @@ for batch in ${batches//,/ }; do
     job=$!
     hit=""
     while kill -0 "$job" 2>/dev/null; do
-        sleep 1
+        sleep 5   # the time comes from the log; polling more often would only take CPU from the run
         [ -s "$log" ] && hit=$(reached "$log") && [ -n "$hit" ] && { kill -TERM "$job" 2>/dev/null || true; break; }
     done
     status=0; wait "$job" || status=$?
@@ -87,6 +87,6 @@ else:
     speedup = f"{float(first)/float(seconds):.2f}×" if first not in ("-", "") else "–"
     print(f"| {batch} | {lr:g} | {epoch} | {float(seconds):.1f} | {speedup} | {100*float(best):.2f} % |")
 EOF
-        [ -z "$first" ] && first="$seconds"
+        if [ -z "$first" ]; then first="$seconds"; fi
     done
 } | tee "$out/table.md"
