@@ -110,9 +110,9 @@ public final class PairedRows {
                 for k in Int(entryStart.base[p])..<Int(entryStart.base[p + 1]) {
                     acc.add(firstValue.base[k], secondValue.base[k], times: weights + Int(pixel.base[k]) * PanelWeights.width)
                 }
-                acc.storeFirst(to: out.row(Int(members.base[2 * p]) - range.lowerBound) + first, count: width)
+                acc.store(0, to: out.row(Int(members.base[2 * p]) - range.lowerBound) + first, count: width)
                 let second = Int(members.base[2 * p + 1])
-                if second >= 0 { acc.storeSecond(to: out.row(second - range.lowerBound) + first, count: width) }
+                if second >= 0 { acc.store(1, to: out.row(second - range.lowerBound) + first, count: width) }
             }
         }
     }
@@ -166,25 +166,16 @@ private struct PairAccumulator {
         r = V.load(w + 112); a7 = a7.addingProduct(u, r); b7 = b7.addingProduct(v, r)
     }
 
-    /// The first image's first `count` sums: a whole panel straight from the registers, a narrower
-    /// one copied from the fields (they lie in order, 64 bytes apart).
+    /// Image `image`'s (0: first, 1: second) first `count` sums: a whole panel straight from the
+    /// registers, a narrower one copied from the fields (they lie in order, 64 bytes apart).
     @inline(__always)
-    func storeFirst(to out: UnsafeMutablePointer<Float>, count: Int) {
+    func store(_ image: Int, to out: UnsafeMutablePointer<Float>, count: Int) {
         if count == 128 {
-            a0.store(to: out); a1.store(to: out + 16); a2.store(to: out + 32); a3.store(to: out + 48)
-            a4.store(to: out + 64); a5.store(to: out + 80); a6.store(to: out + 96); a7.store(to: out + 112)
+            let v = image == 0 ? (a0, a1, a2, a3, a4, a5, a6, a7) : (b0, b1, b2, b3, b4, b5, b6, b7)
+            v.0.store(to: out); v.1.store(to: out + 16); v.2.store(to: out + 32); v.3.store(to: out + 48)
+            v.4.store(to: out + 64); v.5.store(to: out + 80); v.6.store(to: out + 96); v.7.store(to: out + 112)
         } else {
-            withUnsafeBytes(of: self) { out.update(from: $0.assumingMemoryBound(to: Float.self).baseAddress!, count: count) }
-        }
-    }
-
-    @inline(__always)
-    func storeSecond(to out: UnsafeMutablePointer<Float>, count: Int) {
-        if count == 128 {
-            b0.store(to: out); b1.store(to: out + 16); b2.store(to: out + 32); b3.store(to: out + 48)
-            b4.store(to: out + 64); b5.store(to: out + 80); b6.store(to: out + 96); b7.store(to: out + 112)
-        } else {
-            withUnsafeBytes(of: self) { out.update(from: $0.assumingMemoryBound(to: Float.self).baseAddress! + 128, count: count) }
+            withUnsafeBytes(of: self) { out.update(from: $0.assumingMemoryBound(to: Float.self).baseAddress! + 128 * image, count: count) }
         }
     }
 }
