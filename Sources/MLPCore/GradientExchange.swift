@@ -29,7 +29,9 @@ final class GradientExchange {
     private let requests: Storage<UnsafeMutableRawPointer?>
     private var pending = 0
     private var weightGathers: [Gather] = []
-    private var splitGather: Gather?                 // the split first layer's rows, gathered on demand
+    /// Gathered only to make the parameters whole (assembleParameters): the split first layer's
+    /// rows; with columns and private parameters, W_1's and b_0's blocks of units in place.
+    private var assemblyGathers: [Gather] = []
     private let sharedParameters: Bool
     /// The split first layer: this rank's partial product (B, n_1) and every rank's share of the sum.
     private var splitPartial: FloatStorage?
@@ -46,9 +48,8 @@ final class GradientExchange {
     /// that updates b_1 in shared memory, so no other rank reads b_1 while it is being written.
     let addsOutputBias: Bool
     private var logitsAndControl: FloatStorage?
-    /// With private parameters, what assembling gathers: W_1's and b_0's blocks in place, W_0's
-    /// column blocks through `columnBlocks`, where each rank's block lies packed, (n_0, units).
-    private var unitGathers: [Gather] = []
+    /// With columns and private parameters, W_0's column blocks, gathered through `packed`, where
+    /// each rank's block lies packed, (n_0, units).
     private var columnBlocks: (weights: Matrix, packed: FloatStorage, gather: Gather, units: [Range<Int>])?
 
     /// `fullActivations` / `fullDeltas` are the (B, n) buffers whose shard rows this rank fills;
@@ -79,7 +80,7 @@ final class GradientExchange {
             logitsAndControl = FloatStorage(count: batchSize * classes + Control.count)
             partialLogits = Matrix(logitsAndControl!.base, rows: batchSize, columns: classes)
             if !plan.sharedParameters {
-                unitGathers = [gather(parameters.weight(1).base, counts: units.map { $0.count * classes },
+                assemblyGathers = [gather(parameters.weight(1).base, counts: units.map { $0.count * classes },
                                       displacements: units.map { $0.lowerBound * classes }),
                                gather(parameters.bias(0), counts: units.map(\.count), displacements: units.map(\.lowerBound))]
                 let packed = FloatStorage(count: inputs * layers[0].outputs)
@@ -105,7 +106,7 @@ final class GradientExchange {
             let split = (0..<world.size).map(rows)
             let rows = gather(parameters.weight(l).base, counts: split.map { $0.count * slot.outputs },
                               displacements: split.map { $0.lowerBound * slot.outputs })
-            if plan.layers[l] == .split { splitGather = rows } else { weightGathers.append(rows) }
+            if plan.layers[l] == .split { assemblyGathers.append(rows) } else { weightGathers.append(rows) }
         }
         ownedRows = owned
         // Private parameters: every rank updates every bias. Shared: layer l's bias is rank (l mod P)'s.
@@ -212,18 +213,13 @@ final class GradientExchange {
     /// plan's blocks of units, live only with their owners until this (a collective) gathers them.
     /// Nothing to do with shared parameters.
     func assembleParameters() throws {
-        if let g = splitGather {
-            try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
-        }
-        for g in unitGathers {
-            try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
-        }
+        for g in assemblyGathers { try allgather(g) }
         if let (w, packed, g, units) = columnBlocks {
             let mine = hiddenUnits!
             for i in 0..<w.rows {   // this rank's block of columns, packed as (n_0, units)
                 (packed.base + mine.lowerBound * w.rows + i * mine.count).update(from: w.row(i) + mine.lowerBound, count: mine.count)
             }
-            try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
+            try allgather(g)
             for block in units where block != mine {
                 for i in 0..<w.rows {
                     (w.row(i) + block.lowerBound).update(from: packed.base + block.lowerBound * w.rows + i * block.count, count: block.count)
@@ -236,8 +232,10 @@ final class GradientExchange {
     /// parameters, every rank's writes made visible to all.
     func finishUpdate() throws {
         if sharedParameters { try world.fenceNodeShared() }
-        for g in weightGathers {
-            try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
-        }
+        for g in weightGathers { try allgather(g) }
+    }
+
+    private func allgather(_ g: Gather) throws {
+        try world.allgather(g.base, counts: g.counts.base, displacements: g.displacements.base)
     }
 }
