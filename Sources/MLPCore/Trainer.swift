@@ -179,7 +179,6 @@ public final class Trainer {
     /// rank returns `.stopped` here, before the update.
     public func step(rootWantsStop: Bool = false, failure: Error? = nil) throws -> StepOutcome {
         let iteration = state.iteration
-        let control = gradients.storage.base + gradients.layout.count
         let start = world.wallTime()
         watchdog?.beat(.training, iteration: iteration)
         control[Control.stop] = rootWantsStop ? 1 : 0
@@ -190,16 +189,19 @@ public final class Trainer {
         if let sparseBatch, let trainingNonZeros {                            // the same without zeros
             sparseBatch.fill(from: trainingNonZeros, count: configuration.batchSize) { schedule.sample(iteration, row: $0) }
         }
-        let seconds = exchange.hiddenUnits != nil ? try forwardBackwardByUnits(batch, control: control, start: start)
-                                                  : try forwardBackwardByShard(batch, control: control, start: start)
+        let seconds = exchange.hiddenUnits != nil ? try forwardBackwardByUnits(batch, start: start)
+                                                  : try forwardBackwardByShard(batch, start: start)
         return try update(batch, failure: failure, seconds: seconds)
     }
 
     private typealias PhaseSeconds = (forward: Double, backward: Double, exchange: Double)
 
+    /// The step's control block (stop, signal, error, loss), after the gradients in their buffer.
+    private var control: UnsafeMutablePointer<Float> { gradients.storage.base + gradients.layout.count }
+
     /// This rank's shard of the minibatch, forward and backward; each layer's exchange starts as
     /// soon as nothing more reads its buffers and runs while the layers below are computed.
-    private func forwardBackwardByShard(_ batch: Samples, control: UnsafeMutablePointer<Float>, start t0: Double) throws -> PhaseSeconds {
+    private func forwardBackwardByShard(_ batch: Samples, start t0: Double) throws -> PhaseSeconds {
         let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
         let sparseX = sparseBatch?.rows(shard.start ..< shard.start + shard.count)
         let ones = UnsafePointer(workspace.ones.base)
@@ -238,7 +240,7 @@ public final class Trainer {
 
     /// The columns exchange: this rank's hidden units for the whole minibatch, their shares of the
     /// logits summed in the step's one allreduce; the rest is local.
-    private func forwardBackwardByUnits(_ batch: Samples, control: UnsafeMutablePointer<Float>, start t0: Double) throws -> PhaseSeconds {
+    private func forwardBackwardByUnits(_ batch: Samples, start t0: Double) throws -> PhaseSeconds {
         let units = exchange.hiddenUnits!
         let hidden = full.activations[0].columns(units.lowerBound, count: units.count)   // (B, units)
         let logits = exchange.partialLogits!                                              // (B, 10)
@@ -259,7 +261,6 @@ public final class Trainer {
     private func update(_ batch: Samples, failure: Error?, seconds: PhaseSeconds) throws -> StepOutcome {
         let t3 = world.wallTime()
         let iteration = state.iteration, batchSize = configuration.batchSize
-        let control = gradients.storage.base + gradients.layout.count
         let ones = UnsafePointer(workspace.ones.base)
         // Every rank sees the same sums, so every rank leaves at this same iteration.
         if control[Control.error] > 0 { try world.failTogether(failure) }
@@ -267,7 +268,7 @@ public final class Trainer {
         if control[Control.stop] > 0 { return .stopped(.patience) }
         let meanLoss = Double(control[Control.loss]) / Double(batchSize)
         guard meanLoss.isFinite else {
-            throw TrainingError.nonFinite(iteration: iteration + 1, what: "training loss", learningRate: rate(at: iteration), scaled: sgd.scaling != .none)
+            throw diverged(at: iteration, what: "training loss", reportedAs: iteration + 1)
         }
 
         // ---- update: the same SGD step on every rank ----
@@ -322,6 +323,12 @@ public final class Trainer {
         sgd.rate(at: iteration, batchSize: configuration.batchSize, batchesPerEpoch: schedule.batchesPerEpoch)
     }
 
+    /// `what` became NaN or infinite in the update after `iteration` updates (`reported`: the
+    /// iteration the message names), with the rate that update used.
+    private func diverged(at iteration: Int, what: String, reportedAs reported: Int) -> TrainingError {
+        .nonFinite(iteration: reported, what: what, learningRate: rate(at: iteration), scaled: sgd.scaling != .none)
+    }
+
     /// Rank 0: validation error, test error on a new best, the log record.
     private func validate(trainingSeconds: Double, observer: TrainingObserver?) throws {
         let iteration = state.iteration - 1
@@ -346,7 +353,7 @@ public final class Trainer {
         state.stepsSinceValidation = 0
         observer?.validated(record)
         guard parameters.flat.allSatisfy(\.isFinite) else {
-            throw TrainingError.nonFinite(iteration: state.iteration, what: "parameters", learningRate: rate(at: iteration), scaled: sgd.scaling != .none)
+            throw diverged(at: iteration, what: "parameters", reportedAs: state.iteration)
         }
         if let checkpoints {
             let bytes = checkpoint().encoded()
