@@ -47,7 +47,8 @@ let package = Package(
             ]),
 
         // MARK: Tests
-        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore", "CZlib"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MLPCore", "mlp"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore", "CZlib", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MLPCore", "mlp", "TestSupport"]),
     ]
 )

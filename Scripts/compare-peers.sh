@@ -33,7 +33,7 @@ $venv/bin/python -m pip install --quiet --disable-pip-version-check "${packages[
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-bench=(.build/release/mlp bench --blas-threads 1 --batch-sizes 20,256 --seconds "$seconds" --repeats 1)
+bench=(.build/release/mlp bench --batch-sizes 20,256 --seconds "$seconds" --repeats 1)
 for r in $(seq 1 "$repeats"); do
     echo "repeat $r of $repeats"
     "${bench[@]}" --csv "$out/mlp1.csv" > /dev/null

@@ -39,8 +39,8 @@ for p in $ranks; do
     [ -z "$hostfile" ] && [ "$p" -gt "$cores" ] && launch+=(--oversubscribe)
     launch+=("${mpirun_extra[@]}")
     echo "== $p rank(s)"
-    "${launch[@]}" .build/release/mlp bench --blas-threads 1 --seconds "$seconds" --batch-sizes "$strong" --csv "$out/strong.csv"
-    "${launch[@]}" .build/release/mlp bench --blas-threads 1 --seconds "$seconds" --batch-sizes "$weak" --weak --csv "$out/weak.csv"
+    "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$strong" --csv "$out/strong.csv"
+    "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$weak" --weak --csv "$out/weak.csv"
 done
 .build/release/mlp scaling "$out/strong.csv" -o "$out/strong.svg" --latency-us "$latency" --bandwidth-gbps "$gbps" | tee "$out/strong.md"
 .build/release/mlp scaling "$out/weak.csv" --weak -o "$out/weak.svg" --latency-us "$latency" --bandwidth-gbps "$gbps" | tee "$out/weak.md"

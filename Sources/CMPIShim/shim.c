@@ -3,7 +3,7 @@
 #include "CMPIShim.h"
 
 int CMPIShim_success(void) { return MPI_SUCCESS; }
-int CMPIShim_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+int CMPIShim_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 int CMPIShim_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 int CMPIShim_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 

@@ -26,15 +26,6 @@ public struct Shard: Equatable, Sendable {
         return start..<start + base + (rank < extra ? 1 : 0)
     }
 
-    /// A split of `n` hidden units (columns of W_0) whose blocks start on whole 64-byte vectors of
-    /// a row (multiples of 16 floats) where the split allows: loads that straddle two cache lines
-    /// made the rank whose block began at unit 250 of 500 12 % slower.
-    public static func units(_ n: Int, rank: Int, worldSize: Int) -> Range<Int> {
-        guard n >= 16 * worldSize else { return rows(n, rank: rank, worldSize: worldSize) }
-        func start(_ r: Int) -> Int { r == worldSize ? n : (n * r / worldSize + 8) / 16 * 16 }
-        return start(rank)..<start(rank + 1)
-    }
-
     /// A split of the rows 0 ..< cost.count into P contiguous ranges of about equal total cost:
     /// rank r's range ends at the first row where the running total reaches (r + 1)/P of the whole.
     /// Every rank computes the same ranges from the same costs.

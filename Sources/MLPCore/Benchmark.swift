@@ -13,7 +13,7 @@ public enum Benchmark {
         return 2 * (products.reduce(0, +) * 2 + products.dropFirst().reduce(0, +))
     }
 
-    /// GFLOP/s of one n×n·n×n sgemm with OpenBLAS's current thread count, best of `repeats`.
+    /// GFLOP/s of one n×n·n×n sgemm on one thread (as BLAS always runs), best of `repeats`.
     public static func sgemmPeak(size n: Int = 1536, repeats: Int = 3, clock: () -> Double) -> Double {
         let a = FloatStorage(count: n * n), b = FloatStorage(count: n * n), c = FloatStorage(count: n * n)
         for i in 0..<n * n { a.base[i] = Float(i % 7) * 0.1; b.base[i] = Float(i % 5) * 0.1 }

@@ -85,13 +85,16 @@ public final class MPICommunicator: Communicator {
     private let nodeComm: UnsafeMutableRawPointer?
     private var windows: [UnsafeMutableRawPointer?] = []
 
-    nonisolated(unsafe) private static var shared: MPICommunicator?
+    /// MPI_COMM_WORLD, initialised once per process on first use, whichever thread asks first
+    /// (Swift runs a static's initialiser exactly once). Serialized: any thread may call MPI, one at
+    /// a time; the trainer calls it from one thread, and tests that use MPI run one after another.
+    public static func world() throws -> MPICommunicator { try initialized.get() }
 
-    /// MPI_COMM_WORLD, initialised on first use (funneled: only the main thread calls MPI).
-    public static func world() throws -> MPICommunicator {
-        if let shared { return shared }
+    nonisolated(unsafe) private static let initialized = Result { try MPICommunicator.initialize() }
+
+    private static func initialize() throws -> MPICommunicator {
         var provided: Int32 = 0
-        try check(CMPIShim_init_thread(CMPIShim_thread_funneled(), &provided), "MPI_Init_thread")
+        try check(CMPIShim_init_thread(CMPIShim_thread_serialized(), &provided), "MPI_Init_thread")
         // Errors come back as codes that become CommunicationError, instead of killing the job silently.
         try check(CMPIShim_set_errors_return(), "MPI_Comm_set_errhandler")
         var rank: Int32 = 0, size: Int32 = 0, nodeSize: Int32 = 0
@@ -103,10 +106,8 @@ public final class MPICommunicator: Communicator {
         var name = [CChar](repeating: 0, count: Int(CMPIShim_max_processor_name()) + 1)
         var length: Int32 = 0
         try check(CMPIShim_processor_name(&name, &length), "MPI_Get_processor_name")
-        let world = MPICommunicator(rank: Int(rank), size: Int(size), nodeSize: Int(nodeSize), nodeComm: nodeComm,
-                                    processorName: String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        shared = world
-        return world
+        return MPICommunicator(rank: Int(rank), size: Int(size), nodeSize: Int(nodeSize), nodeComm: nodeComm,
+                               processorName: String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     private init(rank: Int, size: Int, nodeSize: Int, nodeComm: UnsafeMutableRawPointer?, processorName: String) {

@@ -5,7 +5,7 @@ import Dispatch
 
 public final class Evaluator {
     public let model: MLP
-    /// Row ranges scored at once, each on its own thread with one-thread GEMMs.
+    /// Row ranges scored at once, each on its own thread (BLAS itself is single-threaded).
     public var threads: Int {
         didSet { precondition(threads >= 1, "an evaluator needs a thread") }
     }
@@ -62,10 +62,6 @@ public final class Evaluator {
         if threads == 1 {
             score(0, into: &partials[0])
         } else {
-            // Each thread runs its own one-thread GEMMs; OpenBLAS's pool would only compete with them.
-            let blasThreads = BLAS.threads
-            BLAS.threads = 1
-            defer { BLAS.threads = blasThreads }
             // Thread t writes only slots[t] and workspaces[t], and reads what no one writes meanwhile.
             partials.withUnsafeMutableBufferPointer { slots in
                 nonisolated(unsafe) let slots = slots

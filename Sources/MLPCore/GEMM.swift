@@ -1,8 +1,15 @@
-// The one file that talks to OpenBLAS: matrix products on row-major views and the thread count.
+// The one file that talks to OpenBLAS: matrix products on row-major views, always on one thread.
+// A rank is a core's worth of work: parallelism comes from ranks (and from the evaluator's own
+// threads), never from OpenBLAS's pool, whose thread count changes the bits of a product (1 and 2
+// threads gave different parameters after 2 epochs) and would make a run depend on its machine's
+// OPENBLAS_NUM_THREADS.
 import COpenBLAS
 import Foundation
 
 public enum BLAS {
+    /// Set once per process, before the first product, whatever OPENBLAS_NUM_THREADS says.
+    private static let oneThread: Void = openblas_set_num_threads(1)
+
     /// C = alpha · op(A) · op(B) + beta · C, with op(X) = Xᵀ when the flag says so.
     /// Shapes are checked: a mismatch is a programming error, not user input.
     @inline(__always)
@@ -18,6 +25,7 @@ public enum BLAS {
         precondition(k == kB && c.rows == m && c.columns == n,
                      "gemm shapes: op(A) \(m)×\(k), op(B) \(kB)×\(n), C \(c.rows)×\(c.columns)")
         if m == 0 || n == 0 { return }
+        _ = oneThread
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k),
@@ -28,6 +36,7 @@ public enum BLAS {
     /// y = alpha · Aᵀ · 1 + beta · y: the column sums of A, scaled and added to y (bias gradients).
     public static func addColumnSums(of a: Matrix, into y: UnsafeMutablePointer<Float>,
                                      alpha: Float, beta: Float, ones: UnsafePointer<Float>) {
+        _ = oneThread
         if a.rows == 0 {
             if beta != 1 { cblas_sscal(blasint(a.columns), beta, y, 1) }
             return
@@ -36,31 +45,12 @@ public enum BLAS {
                     alpha, a.base, blasint(a.stride), ones, 1, beta, y, 1)
     }
 
-    /// OpenBLAS's worker thread count for this process.
-    public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
-    }
+    /// OpenBLAS's thread count for this process: 1 once any product has run.
+    public static var threads: Int { _ = oneThread; return Int(openblas_get_num_threads()) }
 
-    /// The default thread count for a rank that shares its node with `ranksOnNode` ranks: the node's
-    /// cores divided among them, and never more than the cores this process may run on.
-    public static func defaultThreads(ranksOnNode: Int) -> Int {
-        let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        return max(1, min(allowedCores(), online / max(1, ranksOnNode)))
-    }
-
-    /// A rank's training thread count: `requested` (--blas-threads) if given, else
-    /// OPENBLAS_NUM_THREADS if set, else `defaultThreads`.
-    public static func trainingThreads(requested: Int?, ranksOnNode: Int) -> Int {
-        requested ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) }
-            ?? defaultThreads(ranksOnNode: ranksOnNode)
-    }
-
-    /// Rank 0's thread count while it validates and the other ranks of its node sleep: their
-    /// cores too, within the cores this process may run on.
-    public static func validationThreads(training: Int, ranksOnNode: Int) -> Int {
-        max(training, min(allowedCores(), training * ranksOnNode))
-    }
+    /// Threads for scoring a split while the node's other ranks sleep: the cores this process may
+    /// run on (mpirun's binding shrinks them).
+    public static func scoringThreads() -> Int { allowedCores() }
 
     /// CPUs in this process's affinity mask (mpirun's binding shrinks it), from Linux's
     /// /proc/self/status "Cpus_allowed" hex mask; all online CPUs if that cannot be read.

@@ -1,18 +1,14 @@
 // Carries out an ExchangePlan each step, over buffers fixed at set-up (nothing is allocated per step).
-// The columns plan needs only `sumPartialLogits` (its one allreduce) and, for rank 0's validation
-// and checkpoints, `assembleParameters`; the rest serves the per-layer ways.
-// With parameters shared on the node the activation and delta rows are in node-shared memory too
-// (see Trainer): a rank writes its shard's rows where every rank reads them, and one fence (memory
-// sync and barrier, about 0.2 µs) replaces the gathers (about 4 µs each for 20×500 floats). The
-// split layer's partial products still meet in a reduce-scatter: summing them from shared memory
-// was faster in the machine's fast mode but slower in its slow one.
-// Every exchange starts as soon as nothing more will read its buffers: a dense layer's allreduce
-// right after its gradient is formed, a gathered layer's rows once the layer below has read them
-// for backpropagation (the output layer's rows travel while the first layer's are computed), the
+// The trainer calls it in the order of the step: `startControl`, then per layer from the output down
+// `startGradient` / `startRows`, then `finish` (everything summed or gathered), then, after the
+// update, `finishUpdate`. Every exchange starts as soon as nothing more will read its buffers, so
+// it runs while the layers below are computed: a dense layer's allreduce right after its gradient
+// is formed, a gathered layer's rows once the layer below has read them for backpropagation, the
 // control block at once. Gathers run without blocking and `finish` waits for them; allreduces
-// block, because Open MPI's nonblocking allreduce took about twice as long as the blocking one
-// here (5,014 floats: 33 µs against 21; the whole gradient: 1.66 ms against 0.87), while a
-// nonblocking allgather costs what a blocking one does.
+// block, because Open MPI's nonblocking allreduce was slower here (docs/performance.md).
+// With parameters shared on the node the activation and delta rows are in node-shared memory too
+// (see Trainer): a rank writes its shard's rows where every rank reads them, and one fence
+// replaces the gathers. The split first layer's partial products meet in a reduce-scatter.
 
 final class GradientExchange {
     private let world: Communicator
@@ -29,8 +25,7 @@ final class GradientExchange {
     private let requests: Storage<UnsafeMutableRawPointer?>
     private var pending = 0
     private var weightGathers: [Gather] = []
-    /// Gathered only to make the parameters whole (assembleParameters): the split first layer's
-    /// rows; with columns and private parameters, W_1's and b_0's blocks of units in place.
+    /// Gathered only to make the parameters whole (assembleParameters): the split first layer's rows.
     private var assemblyGathers: [Gather] = []
     private let sharedParameters: Bool
     /// The split first layer: this rank's partial product (B, n_1) and every rank's share of the sum.
@@ -40,24 +35,14 @@ final class GradientExchange {
     let ownedRows: [Int: Range<Int>]
     /// The layers whose bias this rank updates.
     let ownedBiases: Set<Int>
-    /// The columns plan: this rank's hidden units (its columns of W_0 and b_0, its rows of W_1), and
-    /// the logits (B, n_L) its units contribute, followed by the control block, summed in one allreduce.
-    let hiddenUnits: Range<Int>?
-    let partialLogits: Matrix?
-    /// The columns plan: whether this rank adds b_1 into its share of the logits. It is the rank
-    /// that updates b_1 in shared memory, so no other rank reads b_1 while it is being written.
-    let addsOutputBias: Bool
-    private var logitsAndControl: FloatStorage?
-    /// With columns and private parameters, W_0's column blocks, gathered through `packed`, where
-    /// each rank's block lies packed, (n_0, units).
-    private var columnBlocks: (weights: Matrix, packed: FloatStorage, gather: Gather, units: [Range<Int>])?
 
-    /// `fullActivations` / `fullDeltas` are the (B, n) buffers whose shard rows this rank fills;
-    /// node-shared memory when the plan shares the parameters.
+    /// `gradients` holds the dense gradients followed by the control block (`controlCount` floats),
+    /// so that one allreduce can carry both. `fullActivations` / `fullDeltas` are the (B, n) buffers
+    /// whose shard rows this rank fills; node-shared memory when the plan shares the parameters.
     /// `firstLayerRowCost`: the work each of W_0's rows brings to a split first layer (with sparse
     /// inputs, mostly its pixel's non-zeros); the rows are then divided so that each rank's cost is
     /// about equal, instead of their number (MNIST's lower half holds 53 % of the non-zero pixels).
-    init(plan: ExchangePlan, world: Communicator, parameters: ParameterSet, gradients: ParameterSet,
+    init(plan: ExchangePlan, world: Communicator, parameters: ParameterSet, gradients: ParameterSet, controlCount: Int,
          fullActivations: [Matrix], fullDeltas: [Matrix], shards: [Shard], firstLayerRowCost: [Double]? = nil) {
         self.world = world
         sharedParameters = plan.sharedParameters
@@ -68,32 +53,9 @@ final class GradientExchange {
             return (base, c, d)
         }
 
-        // Who updates what: sharded and split layers (every layer, with shared parameters) by rows;
-        // with columns, W_1 by the rows of this rank's units.
+        // Who updates what: sharded and split layers (every layer, with shared parameters) by rows.
         var owned: [Int: Range<Int>] = [:]
-        if plan.splitsHiddenUnits {
-            let units = (0..<world.size).map { Shard.units(layers[0].outputs, rank: $0, worldSize: world.size) }
-            let (inputs, classes, batchSize) = (layers[0].inputs, layers[1].outputs, fullDeltas[1].rows)
-            hiddenUnits = units[world.rank]
-            owned[1] = units[world.rank]
-            addsOutputBias = world.rank == 1 % world.size   // as ownedBiases gives layer 1's bias below
-            logitsAndControl = FloatStorage(count: batchSize * classes + Control.count)
-            partialLogits = Matrix(logitsAndControl!.base, rows: batchSize, columns: classes)
-            if !plan.sharedParameters {
-                assemblyGathers = [gather(parameters.weight(1).base, counts: units.map { $0.count * classes },
-                                      displacements: units.map { $0.lowerBound * classes }),
-                               gather(parameters.bias(0), counts: units.map(\.count), displacements: units.map(\.lowerBound))]
-                let packed = FloatStorage(count: inputs * layers[0].outputs)
-                columnBlocks = (parameters.weight(0), packed, gather(packed.base, counts: units.map { $0.count * inputs },
-                                               displacements: units.map { $0.lowerBound * inputs }), units)
-            }
-        } else {
-            hiddenUnits = nil
-            partialLogits = nil
-            addsOutputBias = false
-        }
-        for l in layers.indices where !plan.splitsHiddenUnits
-                && (plan.layers[l] == .sharded || plan.layers[l] == .split || plan.sharedParameters) {
+        for l in layers.indices where plan.layers[l] == .sharded || plan.layers[l] == .split || plan.sharedParameters {
             let slot = layers[l]
             func rows(_ rank: Int) -> Range<Int> {
                 if l == 0, plan.layers[0] == .split, let cost = firstLayerRowCost {
@@ -125,16 +87,15 @@ final class GradientExchange {
         gradientOperations = layers.indices.map { l in
             guard plan.layers[l] == .dense else { return [] }
             let slot = layers[l], withControl = outputDense && l == layers.count - 1
-            return [.allreduce(gradients.storage.base + slot.weightOffset, count: slot.end - slot.weightOffset + (withControl ? Control.count : 0))]
+            return [.allreduce(gradients.storage.base + slot.weightOffset, count: slot.end - slot.weightOffset + (withControl ? controlCount : 0))]
         }
         rowOperations = layers.indices.map { l in
-            guard plan.layers[l] != .dense && plan.layers[l] != .columns && world.size > 1 && !plan.sharedParameters else { return [] }
+            guard plan.layers[l] != .dense && world.size > 1 && !plan.sharedParameters else { return [] }
             return ([fullDeltas[l]] + (l > 0 ? [fullActivations[l - 1]] : [])).map { m in
                 .allgather(gather(m.base, counts: shards.map { $0.count * m.columns }, displacements: shards.map { $0.start * m.columns }))
             }
         }
-        controlOperation = outputDense || plan.splitsHiddenUnits ? nil
-            : .allreduce(gradients.storage.base + gradients.layout.count, count: Control.count)
+        controlOperation = outputDense ? nil : .allreduce(gradients.storage.base + gradients.layout.count, count: controlCount)
         requests = Storage<UnsafeMutableRawPointer?>(count: (gradientOperations + rowOperations).reduce(1) { $0 + $1.count })
     }
 
@@ -151,17 +112,6 @@ final class GradientExchange {
             BLAS.gemm(batchInput.columns(rows.lowerBound, count: rows.count), weights, into: product) // (B, rows) · (rows, n_1)
         }
         try world.reduceScatterSum(partial.base, into: shardRows.base, counts: splitCounts)
-    }
-
-    /// The columns plan: `partialLogits` summed over every rank's units, in the same allreduce as
-    /// the control block (copied in and out around it).
-    func sumPartialLogits(control: UnsafeMutablePointer<Float>) throws {
-        let buffer = logitsAndControl!, logits = partialLogits!
-        (buffer.base + logits.count).update(from: control, count: Control.count)
-        let start = world.wallTime()
-        try world.allreduceSum(buffer.base, count: buffer.count)
-        blockedSeconds += world.wallTime() - start
-        control.update(from: buffer.base + logits.count, count: Control.count)
     }
 
     /// The control block's allreduce, unless it rides with the output layer's gradient.
@@ -181,7 +131,7 @@ final class GradientExchange {
     }
 
     /// Seconds spent in blocking allreduces since the last `takeBlockedSeconds` (for the profile,
-    /// which counts them as exchange although they run inside the backward loop).
+    /// which counts them as exchange although they run inside the backward pass).
     private var blockedSeconds = 0.0
 
     func takeBlockedSeconds() -> Double {
@@ -209,23 +159,10 @@ final class GradientExchange {
         if sharedParameters { try world.fenceNodeShared() }
     }
 
-    /// Makes every rank's copy of the parameters whole: the split first layer's rows, and the columns
-    /// plan's blocks of units, live only with their owners until this (a collective) gathers them.
-    /// Nothing to do with shared parameters.
+    /// Makes every rank's copy of the parameters whole: the split first layer's rows live only with
+    /// their owners until this (a collective) gathers them. Nothing to do with shared parameters.
     func assembleParameters() throws {
         for g in assemblyGathers { try allgather(g) }
-        if let (w, packed, g, units) = columnBlocks {
-            let mine = hiddenUnits!
-            for i in 0..<w.rows {   // this rank's block of columns, packed as (n_0, units)
-                (packed.base + mine.lowerBound * w.rows + i * mine.count).update(from: w.row(i) + mine.lowerBound, count: mine.count)
-            }
-            try allgather(g)
-            for block in units where block != mine {
-                for i in 0..<w.rows {
-                    (w.row(i) + block.lowerBound).update(from: packed.base + block.lowerBound * w.rows + i * block.count, count: block.count)
-                }
-            }
-        }
     }
 
     /// After the update: every rank's updated rows of the sharded layers gathered, or, with shared

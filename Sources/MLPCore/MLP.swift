@@ -63,30 +63,6 @@ public struct MLP {
         BLAS.addColumnSums(of: delta, into: g.bias(l), alpha: 1, beta: 0, ones: ones)
     }
 
-    // ---- One hidden layer whose units are divided among the ranks (the columns exchange) ----
-
-    /// This rank's `units` for every row of `input`: hidden = f(input · W_0[:, units] + b_0[units])
-    /// (n, units), and their share of the logits, partialLogits = hidden · W_1[units, :] (n, n_L),
-    /// plus b_1 on the one rank `addingOutputBias`, so that the sum over ranks holds it once.
-    public func forward(units: Range<Int>, _ input: Matrix, sparseInput: SparseBatch.Rows?, _ p: ParameterSet,
-                        hidden: Matrix, partialLogits: Matrix, addingOutputBias: Bool) {
-        let w0 = p.weight(0).columns(units.lowerBound, count: units.count)        // (n_0, units), strided
-        if let sparseInput {
-            sparseInput.multiply(columns: 0..<input.columns, by: w0, into: hidden)
-        } else {
-            BLAS.gemm(input, w0, into: hidden)
-        }
-        architecture.activation.addBiasAndActivate(hidden, bias: p.bias(0) + units.lowerBound)
-        BLAS.gemm(hidden, p.weight(1).rows(units.lowerBound, count: units.count), into: partialLogits)
-        if addingOutputBias { addBias(partialLogits, p.bias(1)) }
-    }
-
-    /// The hidden delta of this rank's units: (outputDelta · W_1[units, :]ᵀ) ⊙ f'(hidden).
-    public func backpropagate(units: Range<Int>, _ p: ParameterSet, hidden: Matrix, outputDelta: Matrix, into delta: Matrix) {
-        BLAS.gemm(outputDelta, p.weight(1).rows(units.lowerBound, count: units.count), into: delta, transposeB: true)
-        architecture.activation.multiplyByDerivative(delta, activations: hidden)
-    }
-
     private func addBias(_ z: Matrix, _ bias: UnsafePointer<Float>) {
         for r in 0..<z.rows {
             let row = z.row(r)

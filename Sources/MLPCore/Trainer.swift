@@ -34,8 +34,6 @@ public final class Trainer {
     private let sparseBatch: SparseBatch?
     private let trainingNonZeros: SparseRows?
     public var usesSparseInput: Bool { sparseBatch != nil }
-    /// The columns exchange: this rank's hidden units (each rank then takes the whole minibatch).
-    public var hiddenUnits: Range<Int>? { exchange.hiddenUnits }
     /// The fraction of the training images' pixels that are not zero.
     public let trainingInputDensity: Double
     private lazy var evaluator = Evaluator(configuration.architecture)
@@ -60,26 +58,14 @@ public final class Trainer {
             throw ConfigurationError("--parameter-memory shared needs every rank on one node; this job spans \(world.size / max(1, world.nodeSize)) nodes. Use auto or private.")
         }
         let mayShare = world.size > 1 && oneNode && configuration.parameterMemory != .private
-        if configuration.exchange == .columns && world.size > 1
-            && !ExchangePlan.canSplitHiddenUnits(parameters.layout, worldSize: world.size) {
-            let hidden = configuration.architecture.hiddenSizes
-            throw ConfigurationError("--exchange columns divides the units of one hidden layer among the ranks; this model has \(hidden.count) hidden layers (\(hidden.map(String.init).joined(separator: ", ")) units) for \(world.size) ranks. Use one hidden layer of at least \(world.size) units, or another --exchange.")
-        }
         trainingInputDensity = data.train.images.nonZeroFraction
         let sparse = configuration.sparseInput == .on
             || (configuration.sparseInput == .auto && SparseBatch.pays(density: trainingInputDensity))
         self.configuration = configuration
         self.world = world
         self.data = data
-        var plan = ExchangePlan.choose(configuration.exchange, layout: parameters.layout, batchSize: batchSize,
-                                       worldSize: world.size, acrossNodes: !oneNode, sharedParameters: mayShare)
-        // With columns every rank writes a block of every row of W_0; in shared memory the cache
-        // lines where the blocks meet travel between the cores every step (0.167 against 0.121 ms
-        // per step at batch 20), so auto keeps the parameters private for it.
-        if plan.splitsHiddenUnits && configuration.parameterMemory == .auto {
-            plan = ExchangePlan(layers: plan.layers, sharedParameters: false)
-        }
-        self.plan = plan
+        plan = ExchangePlan.choose(configuration.exchange, layout: parameters.layout, batchSize: batchSize,
+                                   worldSize: world.size, acrossNodes: !oneNode, sharedParameters: mayShare)
         let share = plan.sharedParameters
         self.parameters = share ? try Self.nodeSharedCopy(of: parameters, world: world) : parameters
         model = MLP(configuration.architecture)
@@ -90,16 +76,15 @@ public final class Trainer {
                                                                     batchesPerEpoch: schedule.batchesPerEpoch))
         let shards = Shard.all(batchSize: batchSize, worldSize: world.size)
         shard = shards[world.rank]
-        gradients = ParameterSet(parameters.layout, extra: Control.count)
+        gradients = ParameterSet(parameters.layout, extra: ControlBlock.count)
         // With shared parameters the minibatch's activation and delta rows are shared too: a rank
-        // writes its shard's rows where the others read them, and no rows travel. (Not with
-        // columns: there every rank computes the whole minibatch's logits and deltas itself.)
-        workspace = share && !plan.splitsHiddenUnits ? try Workspace(configuration.architecture, rows: batchSize, memory: { try world.allocateNodeShared(floats: $0) })
+        // writes its shard's rows where the others read them, and no rows travel.
+        workspace = share ? try Workspace(configuration.architecture, rows: batchSize, memory: { try world.allocateNodeShared(floats: $0) })
                           : Workspace(configuration.architecture, rows: batchSize)
         mine = (workspace.activations(shard.start, count: shard.count), workspace.deltas(shard.start, count: shard.count))
         full = (workspace.activations(0, count: batchSize), workspace.deltas(0, count: batchSize))
         exchange = GradientExchange(plan: plan, world: world, parameters: self.parameters, gradients: gradients,
-                                    fullActivations: full.activations, fullDeltas: full.deltas, shards: shards,
+                                    controlCount: ControlBlock.count, fullActivations: full.activations, fullDeltas: full.deltas, shards: shards,
                                     firstLayerRowCost: sparse && plan.splitsFirstLayer
                                         ? SparseBatch.rowCosts(data.train.images, batchSize: batchSize) : nil)
         trainingNonZeros = sparse ? SparseRows(data.train.images, columns: plan.splitsFirstLayer ? exchange.ownedRows[0] : nil) : nil
@@ -173,135 +158,116 @@ public final class Trainer {
         case stopped(StopReason)
     }
 
-    /// One global minibatch: forward and backward (this rank's shard of it, or with the columns
-    /// exchange its hidden units), one exchange, the same update on every rank. `rootWantsStop`
-    /// (rank 0) and `failure` (any rank) travel in the exchange; if any rank asks to stop, every
-    /// rank returns `.stopped` here, before the update.
+    /// One global minibatch: this rank's shard forward and backward, one exchange, the same update
+    /// on every rank. `rootWantsStop` (rank 0) and `failure` (any rank) travel in the exchange's
+    /// control block; if any rank asks to stop, every rank returns `.stopped` here, before the update.
     public func step(rootWantsStop: Bool = false, failure: Error? = nil) throws -> StepOutcome {
         let iteration = state.iteration
-        let start = world.wallTime()
+        var timer = StepTimer(world.wallTime)
         watchdog?.beat(.training, iteration: iteration)
-        control[Control.stop] = rootWantsStop ? 1 : 0
-        control[Control.signal] = StopSignal.pending != 0 ? 1 : 0
-        control[Control.error] = failure != nil ? 1 : 0
+        control.stop = rootWantsStop
+        control.signal = StopSignal.pending != 0
+        control.error = failure != nil
 
+        // ---- the minibatch: every rank holds all of it and works on its shard's rows ----
         let batch = schedule.batch(iteration)                                 // images (B, 784), labels (B)
         if let sparseBatch, let trainingNonZeros {                            // the same without zeros
             sparseBatch.fill(from: trainingNonZeros, count: configuration.batchSize) { schedule.sample(iteration, row: $0) }
         }
-        let seconds = exchange.hiddenUnits != nil ? try forwardBackwardByUnits(batch, start: start)
-                                                  : try forwardBackwardByShard(batch, start: start)
-        return try update(batch, failure: failure, seconds: seconds)
-    }
-
-    private typealias PhaseSeconds = (forward: Double, backward: Double, exchange: Double)
-
-    /// The step's control block (stop, signal, error, loss), after the gradients in their buffer.
-    private var control: UnsafeMutablePointer<Float> { gradients.storage.base + gradients.layout.count }
-
-    /// This rank's shard of the minibatch, forward and backward; each layer's exchange starts as
-    /// soon as nothing more reads its buffers and runs while the layers below are computed.
-    private func forwardBackwardByShard(_ batch: Samples, start t0: Double) throws -> PhaseSeconds {
         let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
         let sparseX = sparseBatch?.rows(shard.start ..< shard.start + shard.count)
-        let ones = UnsafePointer(workspace.ones.base)
 
-        // ---- forward ----
-        if plan.splitsFirstLayer {                                            // x · W_0 from every rank's rows of W_0
-            try exchange.firstLayerProduct(batch.images, sparseInput: sparseBatch?.all, parameters, into: mine.activations[0])
-        }
-        model.forward(x, parameters, activations: mine.activations,           // (b, n_1) ... logits (b, 10)
-                      firstProductGiven: plan.splitsFirstLayer, sparseInput: sparseX)
-        control[Control.loss] = Float(SoftmaxCrossEntropy.delta(logits: mine.activations[model.layerCount - 1],
-                                                                labels: batch.labels + shard.start,
-                                                                into: mine.deltas[model.layerCount - 1]))  // Σ NLL over b rows
-        let t1 = world.wallTime()
+        // ---- forward over the shard, and the loss ----
+        try forward(x, sparseX, batch)                                         // (b, n_1) ... logits (b, 10)
+        control.loss = lossAndOutputDelta(batch)                              // Σ NLL over b rows; delta (b, 10)
+        timer.lap(\.forward, of: &profile)
 
-        // ---- backward and exchange, from the output layer down ----
+        // ---- backward, each layer's exchange started as soon as its buffers are final ----
         try exchange.startControl()
-        for l in stride(from: model.layerCount - 1, through: 0, by: -1) {
-            if l < model.layerCount - 1 {
-                model.backpropagate(to: l, parameters, activations: mine.activations, deltas: mine.deltas)  // (b, n_{l+1}), old weights
-                try exchange.startRows(layer: l + 1)      // layer l+1's delta and input rows are read no more
-            }
-            if plan.layers[l] == .dense {
-                model.gradient(layer: l, input: l == 0 ? x : mine.activations[l - 1], delta: mine.deltas[l], into: gradients,
-                               ones: ones, sparseInput: l == 0 ? sparseX : nil)
-                try exchange.startGradient(layer: l)      // (n_in, n_out) summed over the shard, allreduced
-            }
-        }
-        try exchange.startRows(layer: 0)
-        let t2 = world.wallTime()
+        try backward(x, sparseX)                                              // (b, n_l) deltas, dense gradients
+        timer.lap(\.backward, of: &profile)
         watchdog?.beat(.exchange)
-        try exchange.finish()
-        let allreduces = exchange.takeBlockedSeconds()     // run inside the backward loop, counted as exchange
-        return (t1 - t0, t2 - t1 - allreduces, world.wallTime() - t2 + allreduces)
-    }
+        try exchange.finish()                                                 // gradients summed, factor rows gathered
+        let blocked = exchange.takeBlockedSeconds()                           // allreduces inside backward()
+        profile.backward -= blocked
+        profile.exchange += blocked
+        timer.lap(\.exchange, of: &profile)
 
-    /// The columns exchange: this rank's hidden units for the whole minibatch, their shares of the
-    /// logits summed in the step's one allreduce; the rest is local.
-    private func forwardBackwardByUnits(_ batch: Samples, start t0: Double) throws -> PhaseSeconds {
-        let units = exchange.hiddenUnits!
-        let hidden = full.activations[0].columns(units.lowerBound, count: units.count)   // (B, units)
-        let logits = exchange.partialLogits!                                              // (B, 10)
-        model.forward(units: units, batch.images, sparseInput: sparseBatch?.all, parameters,
-                      hidden: hidden, partialLogits: logits, addingOutputBias: exchange.addsOutputBias)
-        watchdog?.beat(.exchange)
-        try exchange.sumPartialLogits(control: control)
-        control[Control.loss] = Float(SoftmaxCrossEntropy.delta(logits: logits, labels: batch.labels,
-                                                                into: full.deltas[1]))    // Σ NLL over B rows
-        let t1 = world.wallTime(), allreduce = exchange.takeBlockedSeconds()
-        model.backpropagate(units: units, parameters, hidden: hidden, outputDelta: full.deltas[1],
-                            into: full.deltas[0].columns(units.lowerBound, count: units.count))
-        return (t1 - t0 - allreduce, world.wallTime() - t1, allreduce)
-    }
-
-    /// The rest of a step once the exchange is done (`seconds`: the time its phases took so far):
-    /// leave together if any rank asked to, else the same update on every rank.
-    private func update(_ batch: Samples, failure: Error?, seconds: PhaseSeconds) throws -> StepOutcome {
-        let t3 = world.wallTime()
-        let iteration = state.iteration, batchSize = configuration.batchSize
-        let ones = UnsafePointer(workspace.ones.base)
-        // Every rank sees the same sums, so every rank leaves at this same iteration.
-        if control[Control.error] > 0 { try world.failTogether(failure) }
-        if control[Control.signal] > 0 { return .stopped(.signal) }
-        if control[Control.stop] > 0 { return .stopped(.patience) }
-        let meanLoss = Double(control[Control.loss]) / Double(batchSize)
+        // ---- every rank sees the same control block: leave together, or update together ----
+        if control.error { try world.failTogether(failure) }
+        if control.signal { return .stopped(.signal) }
+        if control.stop { return .stopped(.patience) }
+        let meanLoss = control.loss / Double(configuration.batchSize)
         guard meanLoss.isFinite else {
             throw diverged(at: iteration, what: "training loss", reportedAs: iteration + 1)
         }
 
-        // ---- update: the same SGD step on every rank ----
-        let eta = rate(at: iteration)
-        for l in 0..<model.layerCount {
-            switch plan.layers[l] {
-            case .dense:
-                sgd.applyDense(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
-                               to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
-            case .factors, .sharded, .split:
-                let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), all ranks' rows
-                sgd.applyFactors(layer: l, rows: exchange.ownedRows[l], bias: exchange.ownedBiases.contains(l),
-                                 to: parameters, input: input, sparseInput: l == 0 ? sparseBatch?.all : nil,
-                                 delta: full.deltas[l], rate: eta, ones: ones)
-            case .columns:   // this rank's units: W_0's and b_0's columns, W_1's rows (and b_1, if it is this rank's)
-                let units = exchange.hiddenUnits!
-                sgd.applyFactors(layer: l, rows: l == 1 ? units : nil, columns: l == 0 ? units : nil,
-                                 bias: l == 0 || exchange.ownedBiases.contains(l), to: parameters,
-                                 input: l == 0 ? batch.images : full.activations[0], sparseInput: l == 0 ? sparseBatch?.all : nil,
-                                 delta: l == 0 ? full.deltas[0].columns(units.lowerBound, count: units.count) : full.deltas[1],
-                                 rate: eta, ones: ones)
-            }
-        }
+        // ---- update: the same SGD step on every rank (each its own rows, when sharded) ----
+        update(batch)
         try exchange.finishUpdate()                     // other ranks' rows: gathered, or visible in shared memory
+        timer.lap(\.update, of: &profile)
+
+        // ---- bookkeeping ----
         state.iteration += 1
         state.lossSinceValidation += meanLoss
         state.stepsSinceValidation += 1
-        profile.forward += seconds.forward
-        profile.backward += seconds.backward
-        profile.exchange += seconds.exchange
-        profile.update += world.wallTime() - t3
         profile.steps += 1
         return .updated
+    }
+
+    /// The step's control block, after the gradients in their buffer.
+    private var control: ControlBlock { ControlBlock(gradients.storage.base + gradients.layout.count) }
+
+    /// Layer by layer, f(a · W_l + b_l) for this rank's rows; with the split first layer its product
+    /// comes from every rank's rows of W_0.
+    private func forward(_ x: Matrix, _ sparseX: SparseBatch.Rows?, _ batch: Samples) throws {
+        if plan.splitsFirstLayer {
+            try exchange.firstLayerProduct(batch.images, sparseInput: sparseBatch?.all, parameters, into: mine.activations[0])
+        }
+        model.forward(x, parameters, activations: mine.activations, firstProductGiven: plan.splitsFirstLayer, sparseInput: sparseX)
+    }
+
+    /// Σ NLL of the shard's rows, and the output delta softmax − onehot (b, 10) in `mine.deltas`.
+    private func lossAndOutputDelta(_ batch: Samples) -> Double {
+        let output = model.layerCount - 1
+        return SoftmaxCrossEntropy.delta(logits: mine.activations[output], labels: batch.labels + shard.start,
+                                         into: mine.deltas[output])
+    }
+
+    /// From the output layer down: each layer's delta (with the weights before the update), and a
+    /// dense layer's gradient; each layer's exchange starts once nothing more reads its buffers.
+    private func backward(_ x: Matrix, _ sparseX: SparseBatch.Rows?) throws {
+        let ones = UnsafePointer(workspace.ones.base)
+        for l in stride(from: model.layerCount - 1, through: 0, by: -1) {
+            if l < model.layerCount - 1 {
+                model.backpropagate(to: l, parameters, activations: mine.activations, deltas: mine.deltas)  // (b, n_{l+1})
+                try exchange.startRows(layer: l + 1)      // layer l+1's delta and input rows are read no more
+            }
+            if plan.layers[l] == .dense {
+                model.gradient(layer: l, input: l == 0 ? x : mine.activations[l - 1], delta: mine.deltas[l], into: gradients,
+                               ones: ones, sparseInput: l == 0 ? sparseX : nil)     // (n_in, n_out) summed over b rows
+                try exchange.startGradient(layer: l)      // allreduced now, while the layers below are computed
+            }
+        }
+        try exchange.startRows(layer: 0)
+    }
+
+    /// W ← W − η·(gradient + penalties) for the rows this rank owns: from the summed gradient
+    /// (dense), or from the whole minibatch's gathered factors Aᵀ·D, fused into one GEMM.
+    private func update(_ batch: Samples) {
+        let eta = rate(at: state.iteration), batchSize = configuration.batchSize
+        let ones = UnsafePointer(workspace.ones.base)
+        for l in 0..<model.layerCount {
+            let rows = exchange.ownedRows[l], bias = exchange.ownedBiases.contains(l)
+            switch plan.layers[l] {
+            case .dense:
+                sgd.applyDense(layer: l, rows: rows, bias: bias, to: parameters, gradients: gradients, batchSize: batchSize, rate: eta)
+            case .factors, .sharded, .split:
+                let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), every rank's rows
+                sgd.applyFactors(layer: l, rows: rows, bias: bias, to: parameters, input: input,
+                                 sparseInput: l == 0 ? sparseBatch?.all : nil, delta: full.deltas[l], rate: eta, ones: ones)
+            }
+        }
     }
 
     /// Forgets the time measured so far (benchmarks measure after a warm-up).

@@ -31,9 +31,6 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("The first layer from the non-zero inputs only, as `mlp train --sparse-input`.", valueName: "mode"))
     var sparseInput: SparseInputMode = .auto
 
-    @Option(help: ArgumentHelp("OpenBLAS threads per rank (default: the node's cores divided among its ranks).", valueName: "n"))
-    var blasThreads: Int?
-
     @Option(name: .customLong("data"), help: ArgumentHelp("Directory holding the MNIST IDX files.", valueName: "dir"))
     var directory = "data/mnist"
 
@@ -46,7 +43,6 @@ struct Bench: ParsableCommand {
         }
         if seconds <= 0 || !seconds.isFinite { throw ValidationError("--seconds \(seconds): must be > 0.") }
         if repeats < 1 { throw ValidationError("--repeats \(repeats): must be at least 1.") }
-        if let blasThreads, blasThreads < 1 { throw ValidationError("--blas-threads \(blasThreads): must be at least 1.") }
     }
 
     var parsedBatchSizes: [Int]? {
@@ -62,12 +58,11 @@ struct Bench: ParsableCommand {
         print("peak resident memory per rank: " + peaks.enumerated().map { String(format: "rank %d %.0f MiB", $0.offset, Double($0.element) / 1_048_576) }.joined(separator: ", "))
     }
 
-    static let csvHeader = "ranks,nodes,batch,exchange,blas_threads,samples_per_second,spread_percent,seconds_per_epoch,gflops,peak_gflops,percent_of_peak,step_ms,forward_ms,backward_ms,exchange_ms,update_ms,validation_ms,validation_percent,bare_gemm_ms,gemm_ratio,allreduce_latency_us,allreduce_model_us,model_floats"
+    static let csvHeader = "ranks,nodes,batch,exchange,samples_per_second,spread_percent,seconds_per_epoch,gflops,peak_gflops,percent_of_peak,step_ms,forward_ms,backward_ms,exchange_ms,update_ms,validation_ms,validation_percent,bare_gemm_ms,gemm_ratio,allreduce_latency_us,allreduce_model_us,model_floats"
 
     func run() throws {
         let world = try Session.start()
         defer { try? reportMemory(world) }
-        BLAS.threads = BLAS.trainingThreads(requested: blasThreads, ranksOnNode: world.nodeSize)
         let csvFile = try world.together { () -> LogFile? in
             guard world.isRoot, let csv else { return nil }
             let isNew = !FileManager.default.fileExists(atPath: csv)
@@ -82,21 +77,18 @@ struct Bench: ParsableCommand {
         let nodes = world.size / max(1, world.nodeSize)
 
         // The machine: sgemm peak of one core (every rank measures at once, as they will train) and the allreduce.
-        let savedThreads = BLAS.threads
-        BLAS.threads = 1
         try world.barrier()
         let corePeak = Benchmark.sgemmPeak(clock: world.wallTime)
         var peaks = [Int64(corePeak * 1000)]
         try world.allreduceSum(&peaks)
-        BLAS.threads = savedThreads
-        let machinePeak = Double(peaks[0]) / 1000 / Double(world.size) * Double(world.size * savedThreads)
+        let machinePeak = Double(peaks[0]) / 1000
         let modelFloats = ParameterLayout(architecture).count
         let latency = world.size > 1 ? try Benchmark.allreduceSeconds(world, count: 1, rounds: 2000) : 0
-        let fullAllreduce = world.size > 1 ? try Benchmark.allreduceSeconds(world, count: modelFloats + Control.count, rounds: 50) : 0
+        let fullAllreduce = world.size > 1 ? try Benchmark.allreduceSeconds(world, count: modelFloats + ControlBlock.count, rounds: 50) : 0
 
         if world.isRoot {
-            print("mlp bench: \(architecture.summary), \(Int(flops / 1e3)) kFLOP per sample; \(world.size) rank\(world.size == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s"), \(savedThreads) OpenBLAS thread\(savedThreads == 1 ? "" : "s") per rank (\(BLAS.coreName))")
-            print(String(format: "sgemm peak %.1f GFLOP/s per core (1536³, 1 thread), %.1f GFLOP/s for all %d threads", corePeak, machinePeak, world.size * savedThreads))
+            print("mlp bench: \(architecture.summary), \(Int(flops / 1e3)) kFLOP per sample; \(world.size) rank\(world.size == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s"), OpenBLAS on one thread per rank (\(BLAS.coreName))")
+            print(String(format: "sgemm peak %.1f GFLOP/s per core (1536³, 1 thread), %.1f GFLOP/s for all %d ranks", corePeak, machinePeak, world.size))
             if world.size > 1 {
                 print(String(format: "allreduce: 1 float %.2f µs, the %d-float gradient %.1f µs", latency * 1e6, modelFloats, fullAllreduce * 1e6))
             }
@@ -145,7 +137,7 @@ struct Bench: ParsableCommand {
             // node's cores while the other ranks sleep. (A new best adds a test pass of the same cost.)
             // Best of 3: the first pass also teaches the sleeping ranks how long to nap.
             var validation = Double.infinity
-            let evaluator = world.isRoot ? Evaluator(architecture, threads: BLAS.validationThreads(training: BLAS.threads, ranksOnNode: world.nodeSize)) : nil
+            let evaluator = world.isRoot ? Evaluator(architecture, threads: BLAS.scoringThreads()) : nil
             var barrier = ValidationBarrier()
             for _ in 0..<3 {
                 let start = world.wallTime()
@@ -171,7 +163,7 @@ struct Bench: ParsableCommand {
             fflush(nil)
             let row: [String] = [
                 String(world.size), String(nodes), String(batch), trainer.plan.description.replacingOccurrences(of: ",", with: "+"),
-                String(savedThreads), String(format: "%.1f", samplesPerSecond), String(format: "%.2f", 100 * (worst - best) / best),
+                String(format: "%.1f", samplesPerSecond), String(format: "%.2f", 100 * (worst - best) / best),
                 String(format: "%.4f", epoch), String(format: "%.2f", gflops), String(format: "%.2f", machinePeak),
                 String(format: "%.2f", 100 * gflops / machinePeak), String(format: "%.4f", best * 1e3),
                 String(format: "%.4f", p.forward / n * 1e3), String(format: "%.4f", p.backward / n * 1e3),

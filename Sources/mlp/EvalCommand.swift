@@ -22,7 +22,7 @@ struct Evaluate: ParsableCommand {
         let model = try Checkpoint.load(checkpoint)
         let (loaded, owner) = try MNIST.loadSplit(split, directory: directory)
         let samples = loaded.compressedForScoring(model.configuration.architecture)
-        let evaluator = Evaluator(model.configuration.architecture, threads: BLAS.defaultThreads(ranksOnNode: 1))
+        let evaluator = Evaluator(model.configuration.architecture, threads: BLAS.scoringThreads())
         let confusion = withExtendedLifetime(owner) { evaluator.confusionMatrix(model.parameters, on: samples) }
         let wrong = samples.count - confusion.indices.reduce(0) { $0 + confusion[$1][$1] }
         print("\(checkpoint): \(model.configuration.architecture.summary), iteration \(model.state.iteration)")

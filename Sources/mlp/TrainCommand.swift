@@ -50,8 +50,6 @@ struct Train: ParsableCommand {
                                csv: try output.logCsv.map { try LogFile(path: $0, flag: "--log-csv") })
         }
 
-        BLAS.threads = BLAS.trainingThreads(requested: parallel.blasThreads, ranksOnNode: world.nodeSize)
-
         // Every rank reads the data itself; one rank's failure ends them all, with its message.
         let mnist = try world.together {
             try MNIST.load(directory: data.directory, trainLimit: data.trainLimit, evalLimit: data.evalLimit)
@@ -70,7 +68,7 @@ struct Train: ParsableCommand {
         trainer.checkpoints = outputs.checkpoints
         trainer.watchdog = watchdog
         // While rank 0 validates, the other ranks on its node sleep: it may use their cores too.
-        trainer.validationThreads = BLAS.validationThreads(training: BLAS.threads, ranksOnNode: world.nodeSize)
+        trainer.validationThreads = BLAS.scoringThreads()
         let reporter = Reporter(quiet: output.quiet, json: outputs.json, csv: outputs.csv)
         if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
 
@@ -153,7 +151,7 @@ struct Train: ParsableCommand {
         let scaled = c.sgd.scaling == .linear
             ? " × \(c.batchSize)/\(c.sgd.referenceBatch) = \(compact(c.sgd.peakRate(batchSize: c.batchSize))) (linear scaling\(c.sgd.warmupEpochs > 0 ? ", \(c.sgd.warmupEpochs)-epoch warm-up" : ""))" : ""
         print("  optimizer   SGD lr \(compact(c.sgd.learningRate))\(scaled)\(c.sgd.decay > 0 ? " / (1 + \(compact(c.sgd.decay))·t)" : ""), L1 \(compact(c.sgd.l1)), L2 \(compact(c.sgd.l2)), batch \(c.batchSize), up to \(c.epochs) epochs, patience \(c.patience), seed \(c.seed), \(c.shuffle ? "shuffled" : "tutorial order")")
-        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(t.hiddenUnits.map { _ in "all \(c.batchSize) samples and \(unitCounts(c.architecture.hiddenSizes[0], ranks: t.world.size)) hidden units" } ?? "\(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples") per rank, exchange \(c.exchange.rawValue): \(t.plan), OpenBLAS \(BLAS.threads) thread\(BLAS.threads == 1 ? "" : "s") per rank (\(BLAS.coreName))")
+        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), data-parallel, \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples per rank, exchange \(c.exchange.rawValue): \(t.plan)\(t.plan.splitsFirstLayer ? " (first layer model-parallel)" : ""), OpenBLAS on one thread per rank (\(BLAS.coreName))")
         print("  first layer \(t.usesSparseInput ? "from the non-zero inputs only" : "dense GEMMs") (--sparse-input \(c.sparseInput.rawValue); \(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero)")
         print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")
         if let checkpoint {
@@ -166,10 +164,4 @@ struct Train: ParsableCommand {
 /// 0.01, 0.0001, 0 (not 0.0): a number as a person would write it.
 func compact(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
-}
-
-/// "256" or "244-256": how many of `n` hidden units the columns exchange gives each rank.
-func unitCounts(_ n: Int, ranks: Int) -> String {
-    let counts = (0..<ranks).map { Shard.units(n, rank: $0, worldSize: ranks).count }
-    return counts.min() == counts.max() ? "\(counts[0])" : "\(counts.min()!)-\(counts.max()!)"
 }

@@ -108,17 +108,14 @@ struct OptimizerOptions: ParsableArguments {
 }
 
 struct ParallelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How gradients are exchanged: dense (allreduce), factors (gather activations and deltas; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), split (as sharded, and the first layer's rows never leave their rank: its product is reduce-scattered), columns (one hidden layer: each rank owns a block of its units for the whole minibatch; only the logits are summed) or auto (columns where it fits and is modelled faster, else per layer, from a cost model).", valueName: "mode"))
+    @Option(help: ArgumentHelp("How each rank's gradients reach the others. Data-parallel (every rank trains its shard of the minibatch): dense (allreduce the gradients), factors (gather the activation and delta rows; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), or auto (per layer, the cheapest of these by a cost model). Model-parallel first layer: split (each rank keeps a block of W_0's input rows and multiplies the whole minibatch by them; the products are reduce-scattered; the other layers as sharded).", valueName: "mode"))
     var exchange: ExchangeMode = .auto
 
-    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node, except with the columns exchange).", valueName: "where"))
+    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node).", valueName: "where"))
     var parameterMemory: ParameterMemory = .auto
 
     @Option(help: ArgumentHelp("The first layer's product and weight gradient from the inputs' non-zero pixels only: on, off (GEMMs) or auto (on when under 30 % of the training pixels are non-zero; MNIST: 19 %).", valueName: "mode"))
     var sparseInput: SparseInputMode = .auto
-
-    @Option(parsing: .unconditional, help: ArgumentHelp("OpenBLAS threads per rank. Default: the node's cores divided among the ranks on it; OPENBLAS_NUM_THREADS also works.", valueName: "n"))
-    var blasThreads: Int?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Debug: every N steps compare a hash of the parameters across ranks and stop if they differ; 0 turns it off.", valueName: "n"))
     var checkReplicas = 0
@@ -127,7 +124,6 @@ struct ParallelOptions: ParsableArguments {
     var watchdog = 60.0
 
     func validate() throws {
-        if let blasThreads, blasThreads < 1 || blasThreads > 1024 { throw ValidationError("--blas-threads \(blasThreads): must be in 1...1024.") }
         if watchdog < 0 || !watchdog.isFinite { throw ValidationError("--watchdog \(watchdog): must be a number of seconds >= 0 (0 turns it off).") }
         if checkReplicas < 0 { throw ValidationError("--check-replicas \(checkReplicas): must be 0 (off) or a number of steps.") }
     }

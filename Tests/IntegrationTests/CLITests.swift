@@ -23,7 +23,6 @@ extension Integration {
             (["--epochs", "0"], "--epochs 0: must be at least 1"),
             (["--patience", "0"], "--patience 0: must be at least 1"),
             (["--seed", "-1"], "--seed -1: must be in 0...4294967295"),
-            (["--blas-threads", "0"], "--blas-threads 0"),
             (["--check-replicas", "-2"], "--check-replicas -2"),
             (["--exchange", "magic"], "--exchange"),
             (["--sparse-input", "maybe"], "--sparse-input"),
@@ -59,13 +58,19 @@ extension Integration {
             #expect(result.stderr.components(separatedBy: "--lr -1.0").count == 2, "\(result.stderr)")
         }
 
-        /// The columns exchange divides one hidden layer: a deeper model is refused on every rank.
-        @Test func columnsNeedOneHiddenLayer() throws {
-            let result = try Launcher.mlp(["train", "--hidden", "300,200", "--exchange", "columns"], ranks: 2, timeout: 60)
-            #expect(result.status == 2)
-            #expect(result.stderr.components(separatedBy: "--exchange columns divides the units of one hidden layer").count == 2,
-                    "\(result.stderr)")
-            #expect(result.stderr.contains("2 hidden layers (300, 200 units)") && !result.stdout.contains("epoch"), "\(result.output)")
+        /// The tutorial's defaults on 2 ranks are data-parallel: the start block and the log's
+        /// `start` record name the way taken (auto, on one node: sharded rows in one shared copy).
+        @Test func defaultIsDataParallel() throws {
+            let s = Scratch()
+            let log = s.file("log.jsonl")
+            let result = try Launcher.mlp(["train", "--train-limit", "2000", "--epochs", "1", "--log-json", log], ranks: 2)
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.stdout.contains("data-parallel, 10 samples per rank, exchange auto: sharded,sharded (parameters shared on the node)"),
+                    "\(result.stdout)")
+            let start = try #require(logEvents(log).first { $0["event"] as? String == "start" })
+            #expect(start["exchange"] as? String == "sharded,sharded (parameters shared on the node)")
+            let gone = try Launcher.mlp(["train", "--exchange", "columns"], ranks: 2, timeout: 60)
+            #expect(gone.status == 2 && gone.stderr.contains("--exchange"), "\(gone.output)")
         }
 
         /// --profile: a row per rank on rank 0's stdout, the scoring share, and the same figures in the log.

@@ -2,6 +2,7 @@
 // printed. Every integration test goes through here.
 import Foundation
 import MLPCore
+import TestSupport
 import Testing
 
 /// All integration tests run one at a time: they launch several processes on a small machine.
@@ -10,6 +11,7 @@ import Testing
 /// A started command.
 struct Child {
     let pid: pid_t
+    let command: [String]
     var processIdentifier: Int32 { pid }
 }
 
@@ -89,10 +91,12 @@ enum Launcher {
         var pid: pid_t = 0
         let code = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
         guard code == 0 else { throw ConfigurationError("posix_spawn failed: \(String(cString: strerror(code)))") }
-        return (Child(pid: pid), scratch)
+        return (Child(pid: pid, command: command), scratch)
     }
 
-    /// Waits for a started command; after `timeout` seconds its whole process group is killed.
+    /// Waits for a started command; after `timeout` seconds its whole process group is killed and
+    /// the test fails with a line naming itself, the command and the limit (also on stderr at once,
+    /// so that a CI log shows it even if the run goes no further).
     static func finish(_ child: Child, _ scratch: String, started: Date, timeout: Double) -> RunResult {
         var timedOut = false, status: Int32 = 0
         while waitpid(child.pid, &status, WNOHANG) == 0 {
@@ -100,6 +104,9 @@ enum Launcher {
                 timedOut = true
                 kill(-child.pid, SIGKILL)
                 waitpid(child.pid, &status, 0)
+                let message = "\(Test.current?.name ?? "a test"): timed out after \(Int(timeout)) s and killed: \(child.command.joined(separator: " "))"
+                FileHandle.standardError.write(Data(("time-out: " + message + "\n").utf8))
+                Issue.record(Comment(rawValue: message))
                 break
             }
             usleep(20_000)
@@ -153,7 +160,7 @@ extension Scratch {
     /// Makes this directory look like the repository for commands that use relative paths
     /// (.build/release/mlp, data/mnist, Scripts/...): links to the real ones; their outputs stay here.
     func linkRepository() -> Scratch {
-        for name in [".build", "data", "Scripts", "README.md", "Package.swift", "Sources"] {
+        for name in [".build", "data", "Scripts", "README.md", "Package.swift", "Sources", "Tests"] {
             try? FileManager.default.createSymbolicLink(atPath: file(name), withDestinationPath: Launcher.repository + "/" + name)
         }
         return self
@@ -168,5 +175,5 @@ func logEvents(_ path: String) -> [[String: Any]] {
 
 /// The largest |a − b| / (|b| + floor) over two parameter sets.
 func worstRelativeDifference(_ a: ParameterSet, _ b: ParameterSet, floor: Float = 1e-3) -> Float {
-    zip(a.flat, b.flat).map { abs($0 - $1) / (abs($1) + floor) }.max() ?? 0
+    BufferComparison.worstRelativeDifference(UnsafeBufferPointer(a.flat), UnsafeBufferPointer(b.flat), floor: floor)
 }

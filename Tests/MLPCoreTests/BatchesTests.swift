@@ -71,37 +71,36 @@ import Testing
         }
     }
 
-    @Test func autoFollowsTheSizes() {
-        // One hidden layer of 500 units: dividing the units (one allreduce of B×10 logits) beats
-        // every per-layer way, on one node and across nodes, while each rank keeps 64 units or more.
-        for batch in [20, 256, 1024] {
-            for acrossNodes in [false, true] {
-                #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: batch, worldSize: 2, acrossNodes: acrossNodes).layers == [.columns, .columns])
+    /// `auto` is data-parallel on every world: it never divides the model.
+    @Test func autoIsDataParallel() {
+        for batch in [1, 20, 256, 1024, 8192] {
+            for ranks in [2, 3, 4, 8, 64] where ranks <= batch {
+                for (acrossNodes, shared) in [(false, false), (false, true), (true, false)] {
+                    let plan = ExchangePlan.choose(.auto, layout: layout, batchSize: batch, worldSize: ranks,
+                                                   acrossNodes: acrossNodes, sharedParameters: shared)
+                    #expect(!plan.splitsFirstLayer && plan.layers.allSatisfy { $0 != .split }, "\(batch) on \(ranks): \(plan)")
+                    #expect(plan.sharedParameters == shared)
+                }
             }
         }
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 7, acrossNodes: false).layers == [.columns, .columns])
-        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 8, acrossNodes: false).layers.first == .split,
-                "62 units per rank: per layer")
-        #expect(ExchangePlan.choose(.columns, layout: layout, batchSize: 20, worldSize: 8, acrossNodes: false).layers == [.columns, .columns])
+    }
 
-        // Two hidden layers: per layer. The 784×500 first layer: below 784 samples the split product
-        // (B×500 partial sums) moves fewer bytes than the weight; at 1024 the sharded exchange wins.
-        // The 500×10 output layer: repeating its small GEMM (factors) pays at batch 20; at 256 its
-        // gradient joins the allreduce.
-        let deep = ParameterLayout(Architecture(hiddenSizes: [500, 100]))
-        #expect(!ExchangePlan.canSplitHiddenUnits(deep, worldSize: 2))
-        func firstAndLast(_ batch: Int) -> [LayerExchange] {
-            let layers = ExchangePlan.choose(.auto, layout: deep, batchSize: batch, worldSize: 2, acrossNodes: false).layers
-            return [layers.first!, layers.last!]
-        }
-        #expect(firstAndLast(20) == [.split, .factors])
-        #expect(firstAndLast(256) == [.split, .dense])
-        #expect(firstAndLast(1024) == [.sharded, .dense])
+    @Test func autoFollowsTheSizes() {
+        // One node, one shared copy: each rank updates its rows; no weight moves.
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false,
+                                    sharedParameters: true).layers == [.sharded, .sharded])
+        // Across nodes at the tutorial's batch: B×500 delta rows cost far less than the 784×500
+        // gradient, even with the GEMM every rank repeats. At 8192 samples the gradient is cheaper.
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: true).layers.first == .factors)
+        #expect(ExchangePlan.choose(.auto, layout: layout, batchSize: 8192, worldSize: 2, acrossNodes: true).layers.first == .dense)
+
+        // The model-parallel first layer only when asked for; sharded where rows can be divided.
         #expect(ExchangePlan.choose(.split, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.split, .sharded])
         #expect(ExchangePlan.choose(.sharded, layout: ParameterLayout(Architecture(hiddenSizes: [3])), batchSize: 20, worldSize: 4,
                                     acrossNodes: false).layers == [.sharded, .factors], "3 inputs cannot be split over 4 ranks")
-
         #expect(ExchangePlan.choose(.dense, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.dense, .dense])
         #expect(ExchangePlan.choose(.factors, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.factors, .factors])
+        #expect(ExchangePlan.choose(.factors, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false,
+                                    sharedParameters: true).layers == [.sharded, .sharded], "shared: factors means sharded")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MLPCore
+import TestSupport
 import Testing
 
 @Suite struct CheckpointTests {
@@ -31,7 +32,7 @@ import Testing
         #expect(decoded.configuration == original.configuration)
         #expect(decoded.state == original.state)
         #expect(decoded.worldSize == 3 && decoded.trainSamples == 50_000)
-        #expect(decoded.parameters.flat.map(\.bitPattern) == original.parameters.flat.map(\.bitPattern))
+        expectSameBits(UnsafeBufferPointer(decoded.parameters.flat), UnsafeBufferPointer(original.parameters.flat), "decoded against written")
     }
 
     @Test func layoutFollowsTheSafetensorsSpecification() throws {

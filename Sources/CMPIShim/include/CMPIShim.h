@@ -10,7 +10,7 @@
 
 /* Constants */
 int CMPIShim_success(void);
-int CMPIShim_thread_funneled(void);
+int CMPIShim_thread_serialized(void);
 int CMPIShim_max_processor_name(void);
 int CMPIShim_max_error_string(void);
 
