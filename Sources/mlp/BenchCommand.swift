@@ -22,14 +22,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Measurements per batch size (best and spread are reported).")
     var repeats = 3
 
-    @Option(help: ArgumentHelp("Gradient exchange, as `mlp train --exchange`.", valueName: "mode"))
-    var exchange: ExchangeMode = .auto
-
-    @Option(help: ArgumentHelp("Where the parameters live: shared, private or auto.", valueName: "where"))
-    var parameterMemory: ParameterMemory = .auto
-
-    @Option(help: ArgumentHelp("The first layer from the non-zero inputs only, as `mlp train --sparse-input`.", valueName: "mode"))
-    var sparseInput: SparseInputMode = .auto
+    @OptionGroup(title: "Parallelism (as mlp train)") var step: StepOptions
 
     @Option(name: .customLong("data"), help: ArgumentHelp("Directory holding the MNIST IDX files.", valueName: "dir"))
     var directory = "data/mnist"
@@ -102,9 +95,7 @@ struct Bench: ParsableCommand {
             configuration.batchSize = batch
             configuration.epochs = 1_000_000
             configuration.patience = Int.max / 4
-            configuration.exchange = exchange
-            configuration.parameterMemory = parameterMemory
-            configuration.sparseInput = sparseInput
+            step.apply(to: &configuration)
             let trainer = try world.together {
                 try Trainer(configuration: configuration, data: mnist, world: world, parameters: .initialized(architecture, seed: 1234))
             }

@@ -24,14 +24,15 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Optimization") var optimizer: OptimizerOptions
-    @OptionGroup(title: "Parallelism") var parallel: ParallelOptions
+    @OptionGroup(title: "Parallelism") var step: StepOptions
+    @OptionGroup(title: "Reliability") var reliability: ReliabilityOptions
     @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointOptions
     @OptionGroup(title: "Output") var output: OutputOptions
 
     func run() throws {
         StopSignal.install()
         let world = try Session.start()
-        let watchdog = parallel.watchdog > 0 ? Watchdog(timeout: parallel.watchdog, rank: world.rank, worldSize: world.size) : nil
+        let watchdog = reliability.watchdog > 0 ? Watchdog(timeout: reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
 
         // Rank 0 alone reads the checkpoint to resume from; every rank gets its verified bytes.
         var resumeBytes = try world.together { world.isRoot ? try checkpoints.resume.map(Checkpoint.readBytes) ?? [] : [] }
@@ -124,10 +125,8 @@ struct Train: ParsableCommand {
         c.sgd.l1 = optimizer.l1 ?? c.sgd.l1
         c.sgd.l2 = optimizer.l2 ?? c.sgd.l2
         c.epochs = optimizer.epochs ?? c.epochs
-        c.exchange = parallel.exchange
-        c.parameterMemory = parallel.parameterMemory
-        c.sparseInput = parallel.sparseInput
-        c.checkReplicasEvery = parallel.checkReplicas
+        step.apply(to: &c)
+        c.checkReplicasEvery = reliability.checkReplicas
         c.checkpointDirectory = checkpoints.checkpointDir
         return c
     }
@@ -151,7 +150,7 @@ struct Train: ParsableCommand {
         let scaled = c.sgd.scaling == .linear
             ? " × \(c.batchSize)/\(c.sgd.referenceBatch) = \(compact(c.sgd.peakRate(batchSize: c.batchSize))) (linear scaling\(c.sgd.warmupEpochs > 0 ? ", \(c.sgd.warmupEpochs)-epoch warm-up" : ""))" : ""
         print("  optimizer   SGD lr \(compact(c.sgd.learningRate))\(scaled)\(c.sgd.decay > 0 ? " / (1 + \(compact(c.sgd.decay))·t)" : ""), L1 \(compact(c.sgd.l1)), L2 \(compact(c.sgd.l2)), batch \(c.batchSize), up to \(c.epochs) epochs, patience \(c.patience), seed \(c.seed), \(c.shuffle ? "shuffled" : "tutorial order")")
-        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), data-parallel, \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples per rank, exchange \(c.exchange.rawValue): \(t.plan)\(t.plan.splitsFirstLayer ? " (first layer model-parallel)" : ""), OpenBLAS on one thread per rank (\(BLAS.coreName))")
+        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(t.hiddenUnits.map { _ in "model-parallel, all \(c.batchSize) samples and \(unitCounts(c.architecture.hiddenSizes[0], ranks: t.world.size)) hidden units" } ?? "data-parallel, \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples") per rank, exchange \(c.exchange.rawValue): \(t.plan)\(t.plan.splitsFirstLayer ? " (first layer model-parallel)" : ""), OpenBLAS on one thread per rank (\(BLAS.coreName))")
         print("  first layer \(t.usesSparseInput ? "from the non-zero inputs only" : "dense GEMMs") (--sparse-input \(c.sparseInput.rawValue); \(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero)")
         print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")
         if let checkpoint {
@@ -164,4 +163,10 @@ struct Train: ParsableCommand {
 /// 0.01, 0.0001, 0 (not 0.0): a number as a person would write it.
 func compact(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+}
+
+/// "256" or "244-256": how many of `n` hidden units `--exchange columns` gives each rank.
+func unitCounts(_ n: Int, ranks: Int) -> String {
+    let counts = (0..<ranks).map { Shard.units(n, rank: $0, worldSize: ranks).count }
+    return counts.min() == counts.max() ? "\(counts[0])" : "\(counts.min()!)-\(counts.max()!)"
 }

@@ -107,16 +107,25 @@ struct OptimizerOptions: ParsableArguments {
     }
 }
 
-struct ParallelOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How each rank's gradients reach the others. Data-parallel (every rank trains its shard of the minibatch): dense (allreduce the gradients), factors (gather the activation and delta rows; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), or auto (per layer, the cheapest of these by a cost model). Model-parallel first layer: split (each rank keeps a block of W_0's input rows and multiplies the whole minibatch by them; the products are reduce-scattered; the other layers as sharded).", valueName: "mode"))
+/// How a step divides its work among the ranks: `mlp train` and `mlp bench` share these.
+struct StepOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("How each rank's gradients reach the others. Data-parallel (every rank trains its shard of the minibatch): dense (allreduce the gradients), factors (gather the activation and delta rows; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), or auto (per layer, the cheapest of these by a cost model). Model-parallel, only when asked for: split (the first layer: each rank keeps a block of W_0's input rows and multiplies the whole minibatch by them; the products are reduce-scattered; the other layers as sharded), or columns (one hidden layer: each rank owns a block of its hidden units for the whole minibatch; only the logits are summed).", valueName: "mode"))
     var exchange: ExchangeMode = .auto
 
-    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node).", valueName: "where"))
+    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node; private with --exchange columns).", valueName: "where"))
     var parameterMemory: ParameterMemory = .auto
 
     @Option(help: ArgumentHelp("The first layer's product and weight gradient from the inputs' non-zero pixels only: on, off (GEMMs) or auto (on when under 30 % of the training pixels are non-zero; MNIST: 19 %).", valueName: "mode"))
     var sparseInput: SparseInputMode = .auto
 
+    func apply(to c: inout TrainingConfiguration) {
+        c.exchange = exchange
+        c.parameterMemory = parameterMemory
+        c.sparseInput = sparseInput
+    }
+}
+
+struct ReliabilityOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Debug: every N steps compare a hash of the parameters across ranks and stop if they differ; 0 turns it off.", valueName: "n"))
     var checkReplicas = 0
 

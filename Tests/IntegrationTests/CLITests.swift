@@ -69,8 +69,17 @@ extension Integration {
                     "\(result.stdout)")
             let start = try #require(logEvents(log).first { $0["event"] as? String == "start" })
             #expect(start["exchange"] as? String == "sharded,sharded (parameters shared on the node)")
-            let gone = try Launcher.mlp(["train", "--exchange", "columns"], ranks: 2, timeout: 60)
-            #expect(gone.status == 2 && gone.stderr.contains("--exchange"), "\(gone.output)")
+        }
+
+        /// The columns exchange divides one hidden layer: a deeper model is refused on every rank.
+        @Test func columnsNeedOneHiddenLayer() throws {
+            let result = try Launcher.mlp(["train", "--hidden", "300,200", "--exchange", "columns"], ranks: 2, timeout: 60)
+            #expect(result.status == 2)
+            #expect(result.stderr.components(separatedBy: "--exchange columns divides the units of one hidden layer").count == 2,
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("2 hidden layers (300, 200 units)") && !result.stdout.contains("epoch"), "\(result.output)")
+            let shared = try Launcher.mlp(["train", "--exchange", "columns", "--parameter-memory", "shared"], ranks: 2, timeout: 60)
+            #expect(shared.status == 2 && shared.stderr.contains("drop --parameter-memory shared"), "\(shared.output)")
         }
 
         /// --profile: a row per rank on rank 0's stdout, the scoring share, and the same figures in the log.

@@ -42,7 +42,9 @@ extension Integration {
             if signal == SIGUSR1 { #expect(stopped.status == 128 + SIGUSR1, "mpirun passes on the ranks' status") }
             let saved = try Checkpoint.load(s.file("stopped/last.safetensors"))
             #expect(saved.state.iteration > 2500 && saved.state.iteration < 25_000, "stopped mid-run at \(saved.state.iteration)")
-            #expect(saved.state.iteration % 2500 != 0, "stopped mid-epoch")
+            // Where in an epoch the stop lands depends on when mpirun passes the signal on (a signal
+            // during rank 0's validation stops at the epoch's end), so this test does not insist on
+            // mid-epoch; TrainerTests.resumeMidEpochIsBitIdentical stops mid-epoch deterministically.
 
             let resumed = try Launcher.mlp(common + ["--resume", s.file("stopped/last.safetensors"), "--checkpoint-dir", s.directory("resumed")], ranks: 2)
             let straight = try Launcher.mlp(common + ["--checkpoint-dir", s.directory("straight")], ranks: 2)

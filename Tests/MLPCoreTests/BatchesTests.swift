@@ -78,7 +78,7 @@ import Testing
                 for (acrossNodes, shared) in [(false, false), (false, true), (true, false)] {
                     let plan = ExchangePlan.choose(.auto, layout: layout, batchSize: batch, worldSize: ranks,
                                                    acrossNodes: acrossNodes, sharedParameters: shared)
-                    #expect(!plan.splitsFirstLayer && plan.layers.allSatisfy { $0 != .split }, "\(batch) on \(ranks): \(plan)")
+                    #expect(plan.isDataParallel && plan.layers.allSatisfy { $0 != .split && $0 != .columns }, "\(batch) on \(ranks): \(plan)")
                     #expect(plan.sharedParameters == shared)
                 }
             }
@@ -98,6 +98,8 @@ import Testing
         #expect(ExchangePlan.choose(.split, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.split, .sharded])
         #expect(ExchangePlan.choose(.sharded, layout: ParameterLayout(Architecture(hiddenSizes: [3])), batchSize: 20, worldSize: 4,
                                     acrossNodes: false).layers == [.sharded, .factors], "3 inputs cannot be split over 4 ranks")
+        let columns = ExchangePlan.choose(.columns, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false, sharedParameters: true)
+        #expect(columns.layers == [.columns, .columns] && columns.dividesHiddenUnits && !columns.sharedParameters)
         #expect(ExchangePlan.choose(.dense, layout: layout, batchSize: 20, worldSize: 2, acrossNodes: false).layers == [.dense, .dense])
         #expect(ExchangePlan.choose(.factors, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false).layers == [.factors, .factors])
         #expect(ExchangePlan.choose(.factors, layout: layout, batchSize: 256, worldSize: 2, acrossNodes: false,

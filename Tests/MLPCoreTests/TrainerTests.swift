@@ -65,6 +65,25 @@ import Testing
         #expect(again.parameterHash() == straight.parameterHash(), "same seed, same bits")
     }
 
+    /// Stopped after 2 epochs and 77 steps (mid-epoch, as a signal may stop a run), checkpointed
+    /// and resumed: the same bits as the run that went straight through 4 epochs.
+    @Test func resumeMidEpochIsBitIdentical() throws {
+        let world = try MPICommunicator.world()
+        let straight = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
+                                   parameters: .initialized(Architecture(), seed: 1234))
+        _ = try straight.run()
+        let first = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
+                                parameters: .initialized(Architecture(), seed: 1234))
+        for _ in 0..<(2 * first.schedule.batchesPerEpoch + 77) { #expect(try first.step() == .updated) }
+        let saved = try Checkpoint.decode(first.checkpoint().encoded(), path: "mem")
+        #expect(saved.state.iteration == 2 * 250 + 77)
+        let resumed = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
+                                  parameters: saved.parameters, state: saved.state)
+        let summary = try resumed.run()
+        #expect(summary.iterations == 1000)
+        expectSameBits(UnsafeBufferPointer(resumed.parameters.flat), UnsafeBufferPointer(straight.parameters.flat), "resumed mid-epoch against straight")
+    }
+
     @Test func patienceStopsTheRun() throws {
         let world = try MPICommunicator.world()
         var c = configuration(epochs: 50)

@@ -28,6 +28,10 @@ public final class Trainer {
     private let mine: (activations: [Matrix], deltas: [Matrix])   // shard rows (b, n_l)
     private let full: (activations: [Matrix], deltas: [Matrix])   // all rows (B, n_l), gathered or shared
     private let exchange: GradientExchange
+    /// The model-parallel option (`--exchange columns`): this rank's hidden units for the whole minibatch.
+    private let hiddenUnitsStep: HiddenUnitsStep?
+    /// With `--exchange columns`, the hidden units this rank computes.
+    public var hiddenUnits: Range<Int>? { hiddenUnitsStep?.units }
     /// The minibatch's inputs without their zeros, when the first layer's kernels use them
     /// (`sparseInput`), copied every step from the training set's non-zeros, listed once (only the
     /// columns whose rows of W_0 this rank multiplies, on a split first layer).
@@ -58,6 +62,15 @@ public final class Trainer {
             throw ConfigurationError("--parameter-memory shared needs every rank on one node; this job spans \(world.size / max(1, world.nodeSize)) nodes. Use auto or private.")
         }
         let mayShare = world.size > 1 && oneNode && configuration.parameterMemory != .private
+        if configuration.exchange == .columns && world.size > 1 {
+            let hidden = configuration.architecture.hiddenSizes
+            guard HiddenUnitsStep.fits(configuration.architecture, worldSize: world.size) else {
+                throw ConfigurationError("--exchange columns divides the units of one hidden layer among the ranks; this model has \(hidden.count) hidden layers (\(hidden.map(String.init).joined(separator: ", ")) units) for \(world.size) ranks. Use one hidden layer of at least \(world.size) units, or another --exchange.")
+            }
+            guard configuration.parameterMemory != .shared else {
+                throw ConfigurationError("--exchange columns keeps each rank's blocks of the model in its own memory; drop --parameter-memory shared, or use another --exchange.")
+            }
+        }
         trainingInputDensity = data.train.images.nonZeroFraction
         let sparse = configuration.sparseInput == .on
             || (configuration.sparseInput == .auto && SparseBatch.pays(density: trainingInputDensity))
@@ -87,6 +100,9 @@ public final class Trainer {
                                     controlCount: ControlBlock.count, fullActivations: full.activations, fullDeltas: full.deltas, shards: shards,
                                     firstLayerRowCost: sparse && plan.splitsFirstLayer
                                         ? SparseBatch.rowCosts(data.train.images, batchSize: batchSize) : nil)
+        hiddenUnitsStep = plan.dividesHiddenUnits
+            ? HiddenUnitsStep(configuration.architecture, parameters: self.parameters, world: world, batchSize: batchSize,
+                              controlCount: ControlBlock.count) : nil
         trainingNonZeros = sparse ? SparseRows(data.train.images, columns: plan.splitsFirstLayer ? exchange.ownedRows[0] : nil) : nil
         sparseBatch = sparse ? SparseBatch(capacity: batchSize, columns: configuration.architecture.inputSize) : nil
         clockStart = world.wallTime()
@@ -125,7 +141,7 @@ public final class Trainer {
             if state.stopping.isValidationPoint(iteration) {
                 watchdog?.beat(.validation, iteration: state.iteration)
                 let start = world.wallTime()
-                try exchange.assembleParameters()
+                try assembleParameters()
                 if world.isRoot {
                     do {
                         try validate(trainingSeconds: start - lastValidationEnd, observer: observer)
@@ -144,7 +160,7 @@ public final class Trainer {
             }
         }
         watchdog?.beat(.finishing, iteration: state.iteration)
-        try exchange.assembleParameters()
+        try assembleParameters()
         if stopReason == .epochs && rootWantsStop { stopReason = .patience }
         if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
         if stopReason == .signal, world.isRoot, let checkpoints {
@@ -177,21 +193,30 @@ public final class Trainer {
         let x = batch.images.rows(shard.start, count: shard.count)            // (b, 784)
         let sparseX = sparseBatch?.rows(shard.start ..< shard.start + shard.count)
 
-        // ---- forward over the shard, and the loss ----
-        try forward(x, sparseX, batch)                                         // (b, n_1) ... logits (b, 10)
-        control.loss = lossAndOutputDelta(batch)                              // Σ NLL over b rows; delta (b, 10)
-        timer.lap(\.forward, of: &profile)
+        if let hiddenUnitsStep {   // the model-parallel option: its units, the whole minibatch, one allreduce
+            watchdog?.beat(.exchange)
+            let (loss, allreduce) = try hiddenUnitsStep.forwardAndBackward(batch, sparseInput: sparseBatch?.all, control: control.base)
+            control.loss = loss
+            timer.lap(\.forward, of: &profile)
+            profile.forward -= allreduce
+            profile.exchange += allreduce
+        } else {
+            // ---- forward over the shard, and the loss ----
+            try forward(x, sparseX, batch)                                     // (b, n_1) ... logits (b, 10)
+            control.loss = lossAndOutputDelta(batch)                          // Σ NLL over b rows; delta (b, 10)
+            timer.lap(\.forward, of: &profile)
 
-        // ---- backward, each layer's exchange started as soon as its buffers are final ----
-        try exchange.startControl()
-        try backward(x, sparseX)                                              // (b, n_l) deltas, dense gradients
-        timer.lap(\.backward, of: &profile)
-        watchdog?.beat(.exchange)
-        try exchange.finish()                                                 // gradients summed, factor rows gathered
-        let blocked = exchange.takeBlockedSeconds()                           // allreduces inside backward()
-        profile.backward -= blocked
-        profile.exchange += blocked
-        timer.lap(\.exchange, of: &profile)
+            // ---- backward, each layer's exchange started as soon as its buffers are final ----
+            try exchange.startControl()
+            try backward(x, sparseX)                                          // (b, n_l) deltas, dense gradients
+            timer.lap(\.backward, of: &profile)
+            watchdog?.beat(.exchange)
+            try exchange.finish()                                             // gradients summed, factor rows gathered
+            let blocked = exchange.takeBlockedSeconds()                       // allreduces inside backward()
+            profile.backward -= blocked
+            profile.exchange += blocked
+            timer.lap(\.exchange, of: &profile)
+        }
 
         // ---- every rank sees the same control block: leave together, or update together ----
         if control.error { try world.failTogether(failure) }
@@ -203,8 +228,12 @@ public final class Trainer {
         }
 
         // ---- update: the same SGD step on every rank (each its own rows, when sharded) ----
-        update(batch)
-        try exchange.finishUpdate()                     // other ranks' rows: gathered, or visible in shared memory
+        if let hiddenUnitsStep {
+            hiddenUnitsStep.update(batch, sparseInput: sparseBatch?.all, sgd: sgd, rate: rate(at: iteration))
+        } else {
+            update(batch)
+            try exchange.finishUpdate()                 // other ranks' rows: gathered, or visible in shared memory
+        }
         timer.lap(\.update, of: &profile)
 
         // ---- bookkeeping ----
@@ -266,8 +295,17 @@ public final class Trainer {
                 let input = l == 0 ? batch.images : full.activations[l - 1]   // (B, n_in), every rank's rows
                 sgd.applyFactors(layer: l, rows: rows, bias: bias, to: parameters, input: input,
                                  sparseInput: l == 0 ? sparseBatch?.all : nil, delta: full.deltas[l], rate: eta, ones: ones)
+            case .columns:
+                preconditionFailure("the columns plan updates in HiddenUnitsStep")
             }
         }
+    }
+
+    /// Makes every rank's copy of the parameters whole where the model-parallel options leave parts
+    /// with their owners (a collective).
+    private func assembleParameters() throws {
+        try exchange.assembleParameters()
+        try hiddenUnitsStep?.assembleParameters()
     }
 
     /// Forgets the time measured so far (benchmarks measure after a warm-up).
@@ -334,7 +372,7 @@ public final class Trainer {
 
     /// Compares a hash of the parameters across ranks; every rank sees the same verdict.
     private func checkReplicas() throws {
-        try exchange.assembleParameters()
+        try assembleParameters()
         let hashes = try world.allgather(Int64(bitPattern: parameterHash()))
         let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
         guard differing.isEmpty else {

@@ -56,7 +56,6 @@ public enum Benchmark {
         }
 
         private let keepAlive: [FloatStorage]
-        public var gemmCount: Int { calls.count }
 
         public func run(steps: Int) {
             for _ in 0..<steps { for call in calls { call() } }
@@ -69,11 +68,6 @@ public enum Benchmark {
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
         return kilobytes * 1024
-    }
-
-    /// Open file descriptors of this process.
-    public static func openFileDescriptors() -> Int? {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.count
     }
 
     /// Seconds per in-place float allreduce of `count` floats over all ranks, best of `repeats` rounds.

@@ -39,11 +39,11 @@ public final class SparseRows {
 
     /// Whether scoring from these non-zeros (PairedRows) beats a dense GEMM for an output `outputs`
     /// wide: the kernel does density × (outputs rounded up to its panel width) of the dense work,
-    /// at about 40 % of the GEMM's speed one image at a time (at MNIST's density, 32 ms against
-    /// 79 ms for 10000×784×500); pairs are faster still, so the rule errs towards the GEMM.
+    /// at about 40 % of the GEMM's speed one image at a time (docs/performance.md); pairs are
+    /// faster still, so the rule errs towards the GEMM.
     public func beatsDense(outputs: Int) -> Bool {
         let padded = (outputs + PanelWeights.width - 1) / PanelWeights.width * PanelWeights.width
-        return density * Double(padded) / Double(max(outputs, 1)) < 0.4
+        return density * Double(padded) / Double(max(outputs, 1)) < Tuning.sparseScoringCost
     }
 }
 

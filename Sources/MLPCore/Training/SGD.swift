@@ -65,12 +65,15 @@ public struct SGD: Equatable, Sendable {
     /// b ← b − (η/B)·Σ_rows D. `input` A is (B, n_in), `delta` D is (B, n_out). With `rows`, only
     /// those rows of W are updated (from those columns of A); without `bias`, the bias is left to
     /// another rank (node-shared parameters). `sparseInput`: A without its zeros, for the kernel
-    /// that skips them.
-    public func applyFactors(layer l: Int, rows: Range<Int>? = nil, bias: Bool = true,
+    /// that skips them. With `columns`, only those columns of W and b (the columns exchange's
+    /// hidden units), and `delta` holds just those columns (B, columns.count).
+    public func applyFactors(layer l: Int, rows: Range<Int>? = nil, columns: Range<Int>? = nil, bias: Bool = true,
                              to p: ParameterSet, input: Matrix, sparseInput: SparseBatch.Rows? = nil, delta: Matrix,
                              rate eta: Double, ones: UnsafePointer<Float>) {
         let rows = rows ?? 0..<p.layout.layers[l].inputs
-        let w = p.weight(l).rows(rows.lowerBound, count: rows.count)              // (rows, n_out)
+        let columns = columns ?? 0..<p.layout.layers[l].outputs
+        let w = p.weight(l).rows(rows.lowerBound, count: rows.count)              // (rows, columns)
+            .columns(columns.lowerBound, count: columns.count)
         let a = input.columns(rows.lowerBound, count: rows.count)                 // (B, rows), strided
         let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(input.rows))
         var beta = keep
@@ -86,7 +89,7 @@ public struct SGD: Equatable, Sendable {
         } else if !rows.isEmpty {
             BLAS.gemm(a, delta, into: w, transposeA: true, alpha: alpha, beta: beta)
         }
-        if bias { BLAS.addColumnSums(of: delta, into: p.bias(l), alpha: alpha, beta: 1, ones: ones) }
+        if bias { BLAS.addColumnSums(of: delta, into: p.bias(l) + columns.lowerBound, alpha: alpha, beta: 1, ones: ones) }
     }
 
     /// The penalty λ₁·‖W‖₁ + λ₂·‖W‖₂² over all weight matrices (not biases).

@@ -203,10 +203,9 @@ extension SparseBatch {
     public func rows(_ range: Range<Int>) -> Rows { Rows(batch: self, range: range) }
     public var all: Rows { rows(0..<rows) }
 
-    /// Whether the kernels beat the GEMMs for inputs with this fraction of non-zeros. Measured at
-    /// MNIST's 19 % (batch 20, 392 rows of W_0): 89 µs against 193 µs for the two GEMMs, and the
-    /// kernels' work grows with the non-zeros, so they break even near 40 %; 30 % leaves a margin.
-    public static func pays(density: Double) -> Bool { density < 0.3 }
+    /// Whether the kernels beat the GEMMs for inputs with this fraction of non-zeros: their work
+    /// grows with the non-zeros, and they break even near 40 % (docs/performance.md).
+    public static func pays(density: Double) -> Bool { density < Tuning.sparseTrainingDensity }
 
     /// The kernels' work per row of W_0 (per pixel) in a step of `batchSize` samples drawn from
     /// `images`: the product and the update each touch the row once per non-zero, and the update

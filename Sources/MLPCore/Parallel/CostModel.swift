@@ -1,7 +1,6 @@
 // A latency-bandwidth model of each way of exchanging a layer, for `--exchange auto` and the
-// scaling model. Its default figures were measured on a 2-core node (docs/performance.md): an
-// allreduce of 1.6 MB in about 146 µs, an allgather of it in about 65 µs, sgemm at about 80 GFLOP/s
-// at small batch, an update pass at about 30 GB/s; and a 10 Gbit/s network between nodes.
+// scaling model. Its default figures (a 2-core node's, and a 10 Gbit/s network's between nodes) and
+// how well it predicts the measured steps are in docs/performance.md.
 import Foundation
 
 extension ExchangePlan {
@@ -27,15 +26,26 @@ extension ExchangePlan {
             case .factors: return factorsTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
             case .sharded: return shardedTime(slot, isFirstLayer: isFirstLayer, batchSize: batchSize, worldSize: worldSize)
             case .split: return splitTime(slot, batchSize: batchSize, worldSize: worldSize)
+            case .columns: return 0   // the whole plan's figure is columnsTime
             }
         }
 
-        /// Modelled seconds of a whole plan's exchange: the sum of its layers'.
+        /// Modelled seconds of a whole plan's exchange: the sum of its layers', or the columns
+        /// plan's one allreduce.
         public func time(_ plan: ExchangePlan, _ layout: ParameterLayout, batchSize: Int, worldSize: Int) -> Double {
-            zip(plan.layers, layout.layers).enumerated().reduce(0.0) { sum, item in
+            if plan.dividesHiddenUnits { return columnsTime(layout, batchSize: batchSize, worldSize: worldSize) }
+            return zip(plan.layers, layout.layers).enumerated().reduce(0.0) { sum, item in
                 sum + time(item.element.0, item.element.1, isFirstLayer: item.offset == 0, batchSize: batchSize,
                            worldSize: worldSize, sharedParameters: plan.sharedParameters)
             }
+        }
+
+        /// Hidden units divided: one allreduce of the logits (B, n_L) and the control block; the
+        /// work is divided with nothing done twice but the (B, n_L) softmax.
+        public func columnsTime(_ layout: ParameterLayout, batchSize b: Int, worldSize p: Int) -> Double {
+            guard p > 1 else { return 0 }
+            let bytes = 4.0 * Double(b * layout.layers[layout.layers.count - 1].outputs + ControlBlock.count)
+            return 2 * log2(Double(p)) * latency + 2 * Double(p - 1) / Double(p) * bytes / bytesPerSecond
         }
 
         /// The data-parallel way with the least modelled time for a layer, among those open to it:

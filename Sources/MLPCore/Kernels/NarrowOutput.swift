@@ -1,8 +1,8 @@
 // The logits of a scoring pass without a GEMM. With 10 outputs, OpenBLAS runs (n, 500) · (500, 10)
 // at a quarter of its peak: its tiles are wider than 10 columns and it first copies the whole
 // activation matrix. Here each row's 10 logits are 10 dot products over 16-wide vectors, two rows
-// at a time sharing each load of the weights, and summed across lanes by a tree of shuffles.
-// 30 % faster than sgemm for 256 rows (35 against 50 µs).
+// at a time sharing each load of the weights, and summed across lanes by a tree of shuffles
+// (faster than sgemm for these shapes: docs/performance.md).
 
 /// The output layer's weights (inputs, outputs ≤ 10), transposed: one zero-padded row of
 /// `inputs` rounded up to 16 per output, and zero rows up to 10.

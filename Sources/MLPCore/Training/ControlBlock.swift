@@ -4,7 +4,7 @@
 
 public struct ControlBlock {
     public static let count = 4
-    private let base: UnsafeMutablePointer<Float>
+    let base: UnsafeMutablePointer<Float>
 
     /// The block at `base` (`count` floats).
     init(_ base: UnsafeMutablePointer<Float>) { self.base = base }

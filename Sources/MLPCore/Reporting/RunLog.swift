@@ -3,32 +3,6 @@
 // This file is the single source for plots and CSV.
 import Foundation
 
-/// A JSON value small enough for log lines.
-public enum JSONValue: Equatable, Sendable {
-    case number(Double), integer(Int), string(String), bool(Bool), null
-    case object([(String, JSONValue)])
-    case array([JSONValue])
-
-    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.encoded == b.encoded }
-
-    /// Compact JSON text; keys keep their order; non-finite numbers become null.
-    public var encoded: String {
-        switch self {
-        case .number(let x): return x.isFinite ? String(x) : "null"
-        case .integer(let n): return String(n)
-        case .string(let s): return SafeTensorsFile.jsonString(s)
-        case .bool(let b): return b ? "true" : "false"
-        case .null: return "null"
-        case .object(let pairs): return "{" + pairs.map { SafeTensorsFile.jsonString($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
-        case .array(let items): return "[" + items.map(\.encoded).joined(separator: ",") + "]"
-        }
-    }
-}
-
-extension Optional where Wrapped == Double {
-    var json: JSONValue { map(JSONValue.number) ?? .null }
-}
-
 public enum RunLog {
     public static func validation(_ r: ValidationRecord) -> JSONValue {
         .object([
@@ -98,30 +72,4 @@ public enum RunLog {
     public static func csvLine(_ r: ValidationRecord) -> String {
         String(csv([r]).split(separator: "\n")[1]) + "\n"
     }
-}
-
-/// An append-only text file that reports problems as configuration errors naming the flag.
-public final class LogFile {
-    private let handle: FileHandle
-    public let path: String
-
-    /// Creates (or with `append`, opens or creates) the file.
-    public init(path: String, flag: String, append: Bool = false) throws {
-        let exists = append && FileManager.default.fileExists(atPath: path)
-        guard exists || FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw ConfigurationError("\(flag) \(path): cannot create the file (missing directory or no permission).")
-        }
-        if exists { handle.seekToEndOfFile() }
-        self.handle = handle
-        self.path = path
-    }
-
-    public func write(_ text: String) {
-        handle.write(Data(text.utf8))
-    }
-
-    public func writeLine(_ value: JSONValue) { write(value.encoded + "\n") }
-
-    deinit { try? handle.close() }
 }

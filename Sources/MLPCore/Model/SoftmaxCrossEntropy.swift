@@ -27,20 +27,6 @@ public enum SoftmaxCrossEntropy {
         return loss
     }
 
-    /// Σ_i −log softmax(logits[i])[label[i]], without a delta.
-    public static func loss(logits: Matrix, labels: UnsafePointer<Int32>) -> Double {
-        var loss = 0.0
-        for i in 0..<logits.rows {
-            let z = logits.row(i)
-            var maximum = z[0]
-            for j in 1..<logits.columns where z[j] > maximum { maximum = z[j] }
-            var sum: Float = 0
-            for j in 0..<logits.columns { sum += Foundation.exp(z[j] - maximum) }
-            loss += Double(Foundation.log(sum) + maximum - z[Int(labels[i])])
-        }
-        return loss
-    }
-
     /// The predicted class of each row: the first index of the largest logit.
     @inline(__always)
     public static func argmax(_ row: UnsafePointer<Float>, _ count: Int) -> Int {

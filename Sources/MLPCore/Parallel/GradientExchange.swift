@@ -90,12 +90,13 @@ final class GradientExchange {
             return [.allreduce(gradients.storage.base + slot.weightOffset, count: slot.end - slot.weightOffset + (withControl ? controlCount : 0))]
         }
         rowOperations = layers.indices.map { l in
-            guard plan.layers[l] != .dense && world.size > 1 && !plan.sharedParameters else { return [] }
+            guard plan.layers[l] != .dense && plan.layers[l] != .columns && world.size > 1 && !plan.sharedParameters else { return [] }
             return ([fullDeltas[l]] + (l > 0 ? [fullActivations[l - 1]] : [])).map { m in
                 .allgather(gather(m.base, counts: shards.map { $0.count * m.columns }, displacements: shards.map { $0.start * m.columns }))
             }
         }
-        controlOperation = outputDense ? nil : .allreduce(gradients.storage.base + gradients.layout.count, count: controlCount)
+        // (With columns the control block rides with the logits, in HiddenUnitsStep.)
+        controlOperation = outputDense || plan.dividesHiddenUnits ? nil : .allreduce(gradients.storage.base + gradients.layout.count, count: controlCount)
         requests = Storage<UnsafeMutableRawPointer?>(count: (gradientOperations + rowOperations).reduce(1) { $0 + $1.count })
     }
 

@@ -8,24 +8,26 @@
 //            full-batch product (no work done twice), and the updated rows are gathered, or are
 //            simply visible when the node's ranks share one copy of the parameters;
 // all three data-parallel: each rank trains on its shard of the minibatch and every rank ends
-// the step with the exact sum of the gradients. `--exchange auto` chooses among them. One more
-// way is model-parallel and only taken when asked for:
+// the step with the exact sum of the gradients. `--exchange auto` chooses among them. Two more
+// ways are model-parallel and only taken when asked for:
 //   split:   (the first layer, whose input is the data every rank holds) each rank owns a block of
 //            W_0's input rows and never shares it: it multiplies the whole minibatch's inputs by
 //            its rows, a reduce-scatter hands every rank the summed product for its own shard, and
 //            its rows are updated as in sharded. The full W_0 is assembled only when rank 0 needs
 //            it (validation, checkpoints).
+//   columns: (a model with one hidden layer) each rank owns a block of the hidden units for the
+//            whole minibatch; only the logits are summed. Its step is HiddenUnitsStep's.
 // With one rank nothing is sent and every layer takes the fused update (factors). When every rank
 // is on one node the ranks may share one copy of the parameters in node memory: each rank writes
 // only its rows (and some biases) and a fence replaces the gathering of updated rows; factors and
 // sharded then coincide. Measurements behind these choices: docs/performance.md.
 
 public enum ExchangeMode: String, CaseIterable, Sendable {
-    case auto, dense, factors, sharded, split
+    case auto, dense, factors, sharded, split, columns
 }
 
 public enum LayerExchange: String, Equatable, Sendable {
-    case dense, factors, sharded, split
+    case dense, factors, sharded, split, columns
 }
 
 /// Where the parameters live: one copy per rank, or one per node shared by its ranks.
@@ -64,17 +66,23 @@ public struct ExchangePlan: Equatable, Sendable, CustomStringConvertible {
             case .sharded: return shardable ? .sharded : .factors
             case .split where l == 0 && shardable: return .split
             case .split: return shardable ? .sharded : .factors
+            case .columns: return .columns
             case .auto:
                 return model.cheapest(slot, isFirstLayer: l == 0, batchSize: batchSize, worldSize: worldSize,
                                       shardable: shardable, sharedParameters: shared).exchange
             }
         }
-        return ExchangePlan(layers: layers, sharedParameters: shared)
+        // The hidden units' blocks stay in each rank's own memory (HiddenUnitsStep).
+        return ExchangePlan(layers: layers, sharedParameters: shared && mode != .columns)
     }
 
     public var description: String {
         layers.map(\.rawValue).joined(separator: ",") + (sharedParameters ? " (parameters shared on the node)" : "")
     }
-    /// Whether the first layer is model-parallel (`split`); every other way is data-parallel.
+    /// Whether the first layer is model-parallel (`split`).
     public var splitsFirstLayer: Bool { layers.first == .split }
+    /// Whether the hidden units are divided among the ranks (`columns`, model-parallel).
+    public var dividesHiddenUnits: Bool { layers.first == .columns }
+    /// Whether every rank trains its shard of the minibatch on the whole model.
+    public var isDataParallel: Bool { !splitsFirstLayer && !dividesHiddenUnits }
 }
