@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scaling benchmark of the data-parallel trainer. For each rank count it runs `mlp bench` under
-# mpirun (one OpenBLAS thread per rank) for strong scaling (fixed global batch) and weak scaling
-# (fixed batch per rank), then `mlp scaling` turns the rows into markdown tables, a latency-bandwidth
-# model with predicted efficiency at 8, 64 and 512 ranks, and SVG plots of speedup against ranks.
+# mpirun for strong scaling (fixed global batch) and weak scaling (fixed batch per rank), with the
+# default exchange and, on 2 ranks or more, the model-parallel `--exchange columns` too, then
+# `mlp scaling` turns the rows into markdown tables, a latency-bandwidth model with predicted
+# efficiency at 8, 64 and 512 ranks, and SVG plots of speedup against ranks.
 #
 #   Scripts/scaling-bench.sh [--ranks "1 2"] [--strong "20,256,1024"] [--weak "32,128"]
 #                            [--hostfile FILE] [--seconds S] [--out DIR] [--latency-us 50 --gbps 10]
@@ -31,7 +32,7 @@ done
 [ -x .build/release/mlp ] || swift build -c release
 mkdir -p "$out"
 rm -f "$out/strong.csv" "$out/weak.csv"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # mpirun refuses root without them
 cores=$(nproc)
 for p in $ranks; do
     launch=(mpirun -np "$p" --bind-to none)
@@ -41,6 +42,11 @@ for p in $ranks; do
     echo "== $p rank(s)"
     "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$strong" --csv "$out/strong.csv"
     "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$weak" --weak --csv "$out/weak.csv"
+    # The model-parallel option gets rows of its own, beside the data-parallel default's.
+    if [ "$p" -gt 1 ]; then
+        "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$strong" --exchange columns --csv "$out/strong.csv"
+        "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$weak" --weak --exchange columns --csv "$out/weak.csv"
+    fi
 done
 .build/release/mlp scaling "$out/strong.csv" -o "$out/strong.svg" --latency-us "$latency" --bandwidth-gbps "$gbps" | tee "$out/strong.md"
 .build/release/mlp scaling "$out/weak.csv" --weak -o "$out/weak.svg" --latency-us "$latency" --bandwidth-gbps "$gbps" | tee "$out/weak.md"

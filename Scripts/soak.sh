@@ -18,7 +18,7 @@ while (($#)); do
 done
 [ -x .build/release/mlp ] || swift build -c release
 rm -rf "$out"; mkdir -p "$out"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # mpirun refuses root without them
 mpirun -np 2 --bind-to none .build/release/mlp train --train-limit 5000 --eval-limit 1000 --epochs 1000000 \
     --patience 1000000000 --checkpoint-dir "$out" --log-json "$out/log.jsonl" --quiet > "$out/stdout.txt" 2> "$out/stderr.txt" &
 launcher=$!

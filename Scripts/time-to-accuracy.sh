@@ -30,7 +30,7 @@ done
 
 [ -x .build/release/mlp ] || swift build -c release
 mkdir -p "$out"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # mpirun refuses root without them
 launch=(mpirun -np "$ranks" --bind-to none)
 [ "$ranks" -gt "$(nproc)" ] && launch+=(--oversubscribe)
 

@@ -6,6 +6,8 @@ int CMPIShim_success(void) { return MPI_SUCCESS; }
 int CMPIShim_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 int CMPIShim_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 int CMPIShim_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+int CMPIShim_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
+int CMPIShim_library_version(char *text, int *length) { return MPI_Get_library_version(text, length); }
 
 int CMPIShim_init_thread(int required, int *provided) { return MPI_Init_thread(NULL, NULL, required, provided); }
 int CMPIShim_initialized(int *flag) { return MPI_Initialized(flag); }

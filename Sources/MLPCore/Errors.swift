@@ -23,6 +23,14 @@ public struct ConfigurationError: UserFacingError, Equatable {
     public var exitCode: Int32 { 2 }
 }
 
+/// A write to one of rank 0's outputs (a log, a CSV) that failed mid-run.
+public struct OutputError: UserFacingError, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+    public var exitCode: Int32 { 1 }
+}
+
 /// Problems with the MNIST / IDX files.
 public enum DataError: UserFacingError, Equatable {
     case missingDirectory(String)
@@ -156,7 +164,8 @@ public enum CheckpointError: UserFacingError, Equatable {
     case checksumMismatch(String, stored: String, computed: String)
     case nonFinite(String)
     case conflict(flag: String, given: String, stored: String, path: String)
-    case missingDirectory(String)
+    case notADirectory(String, flag: String)
+    case cannotCreateDirectory(String, flag: String, reason: String)
     case notWritable(String, reason: String)
     case writeFailed(String, reason: String)
 
@@ -200,8 +209,10 @@ public enum CheckpointError: UserFacingError, Equatable {
             return "\(path): the checkpoint holds NaN or infinite parameters."
         case .conflict(let flag, let given, let stored, let path):
             return "\(flag) \(given) conflicts with the checkpoint's \(stored) (\(path)). Drop the flag or pass the checkpoint's value."
-        case .missingDirectory(let path):
-            return "--checkpoint-dir \(path): no such directory. Create it first (mkdir -p \(path))."
+        case .notADirectory(let path, let flag):
+            return "\(flag) \(path): exists and is not a directory. Remove it, or choose another path."
+        case .cannotCreateDirectory(let path, let flag, let reason):
+            return "\(flag) \(path): cannot create the directory (\(reason)). Choose a place you can write to."
         case .notWritable(let path, let reason):
             return "--checkpoint-dir \(path): not writable (\(reason)). Choose a directory you can write to."
         case .writeFailed(let path, let reason):
@@ -211,7 +222,7 @@ public enum CheckpointError: UserFacingError, Equatable {
 
     public var exitCode: Int32 {
         switch self {
-        case .missingFile, .conflict, .missingDirectory, .notWritable: return 2
+        case .missingFile, .conflict, .notADirectory, .cannotCreateDirectory, .notWritable: return 2
         default: return 1
         }
     }

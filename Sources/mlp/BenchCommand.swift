@@ -58,9 +58,8 @@ struct Bench: ParsableCommand {
         defer { try? reportMemory(world) }
         let csvFile = try world.together { () -> LogFile? in
             guard world.isRoot, let csv else { return nil }
-            let isNew = !FileManager.default.fileExists(atPath: csv)
-            let file = try LogFile(path: csv, flag: "--csv", append: true)
-            if isNew { file.write(Self.csvHeader + "\n") }
+            let file = try LogFile(path: csv, flag: "--csv", existing: .append)
+            if file.wasEmpty { try file.write(Self.csvHeader + "\n") }
             return file
         }
         let mnist = try world.together { try MNIST.load(directory: directory) }
@@ -163,7 +162,7 @@ struct Bench: ParsableCommand {
                 bareBest.map { String(format: "%.4f", $0 * 1e3) } ?? "", bareBest.map { String(format: "%.4f", best / $0) } ?? "",
                 String(format: "%.3f", latency * 1e6), String(format: "%.2f", fullAllreduce * 1e6), String(modelFloats),
             ]
-            csvFile?.write(row.joined(separator: ",") + "\n")
+            try csvFile?.write(row.joined(separator: ",") + "\n")
         }
     }
 }

@@ -92,12 +92,9 @@ struct Inspect: ParsableCommand {
             let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
             print("  " + t.name.padding(toLength: 16, withPad: " ", startingAt: 0) + "F32    " + shape.padding(toLength: 14, withPad: " ", startingAt: 0) + "\(t.begin)..<\(t.end)")
         }
-        do {
-            let checkpoint = try Checkpoint.decode(bytes, path: file)
-            print("verified: \(checkpoint.configuration.architecture.summary), \(checkpoint.parameters.layout.count) parameters, data checksum \(container.metadata["data_crc32"] ?? "?") matches")
-        } catch let error as UserFacingError {
-            print("not a valid mlp checkpoint: \(error)")
-            throw ExitCode.failure
-        }
+        fflush(nil)
+        // A failure is reported like every command's: `mlp: error: ...` on stderr, status 1.
+        let checkpoint = try Checkpoint.decode(bytes, path: file)
+        print("verified: \(checkpoint.configuration.architecture.summary), \(checkpoint.parameters.layout.count) parameters, data checksum \(container.metadata["data_crc32"] ?? "?") matches")
     }
 }

@@ -10,12 +10,25 @@ struct MLPCommand: ParsableCommand {
         commandName: "mlp",
         abstract: "Train the Theano tutorial's multilayer perceptron on MNIST, data-parallel over MPI.",
         discussion: "Run `mlp train` as one process, or under `mpirun -np P mlp train` on P ranks.",
+        version: Versions.text,
         subcommands: [Train.self, Evaluate.self, Predict.self, Inspect.self, Plot.self, Bench.self, Scaling.self])
 
     static func main() {
+        _ = Launch.underLauncher   // read now: MPI's start sets such variables for a singleton too
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let stop as StoppedBySignal {
+            // After the agreed stop and its checkpoint: alone, end by the signal itself, as Unix
+            // tools do, so that a shell loop around the run stops too; under a launcher, exit
+            // 128 + N, which mpirun passes on as its own status (a rank killed by a signal would
+            // make mpirun report an abnormal termination instead).
+            Session.world?.finalize()
+            if !Launch.underLauncher {
+                signal(stop.signal, SIG_DFL)
+                raise(stop.signal)
+            }
+            Foundation.exit(128 + stop.signal)
         } catch let error as UserFacingError {
             Failure.report(error)
             Failure.exit(error.exitCode)
@@ -29,7 +42,7 @@ struct MLPCommand: ParsableCommand {
             }
             // One line, as for every other error; every rank of an mpirun job sees the same bad
             // flags, so rank 0 alone says so.
-            if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].map({ $0 == "0" }) ?? true {
+            if Launch.rank.map({ $0 == 0 }) ?? true {
                 let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
                 let arguments = CommandLine.arguments
                 let help = arguments.count > 1 && !arguments[1].hasPrefix("-") ? "mlp \(arguments[1]) --help" : "mlp --help"
@@ -72,5 +85,37 @@ enum Session {
         let world = try MPICommunicator.world()
         Session.world = world
         return world
+    }
+}
+
+/// How this process was started, read before MPI starts: under mpirun (or srun, or another PMIx
+/// launcher) the environment names this process's rank.
+enum Launch {
+    static let environment = ProcessInfo.processInfo.environment
+    /// Open MPI's variable, else PMIx's (srun, prterun).
+    static let rank: Int? = (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMIX_RANK"]).flatMap { Int($0) }
+    static let underLauncher = rank != nil
+}
+
+/// A run that a signal stopped after its checkpoint; main ends the process by that signal.
+struct StoppedBySignal: Error {
+    let signal: Int32
+}
+
+/// A note or warning for the person at the terminal (stderr, so that stdout stays the results).
+func warn(_ text: String) {
+    FileHandle.standardError.write(Data("mlp: \(text)\n".utf8))
+}
+
+/// "wrote FILE" and the like: to stderr, beside the progress bar, away from the results.
+func note(_ text: String) {
+    FileHandle.standardError.write(Data("\(text)\n".utf8))
+}
+
+/// `mlp --version`: this program's version, and the libraries it runs with.
+enum Versions {
+    static let mlp = "0.9.0"
+    static var text: String {
+        "mlp \(mlp)\n\(MPICommunicator.libraryVersion()); \(BLAS.version) (core: \(BLAS.coreName))"
     }
 }

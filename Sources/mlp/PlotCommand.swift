@@ -26,7 +26,7 @@ struct Plot: ParsableCommand {
         guard !records.isEmpty else { throw ConfigurationError("\(log): no validation records to plot yet.") }
         let name = ((log as NSString).lastPathComponent as NSString).deletingPathExtension
         try write(Chart.svg(Chart.learningCurves(records, title: name)), to: output)
-        print("wrote \(output) (\(records.count) validations)")
+        note("wrote \(output) (\(records.count) validations)")
     }
 }
 
@@ -61,7 +61,7 @@ struct Scaling: ParsableCommand {
         printPredictions(rows, sizes: sizes)
         printModelCheck(rows)
         print("")
-        print("wrote \(output)")
+        note("wrote \(output)")
     }
 
     private var sizeColumn: String { weak ? "batch per rank" : "global batch" }
@@ -75,16 +75,23 @@ struct Scaling: ParsableCommand {
         for (i, size) in sizes.enumerated() {
             let group = rows.filter { (weak ? $0.batch / $0.ranks : $0.batch) == size }.sorted { $0.ranks < $1.ranks }
             guard let one = group.first(where: { $0.ranks == 1 }) else { continue }
-            var points: [(x: Double, y: Double)] = []
-            for row in group {
-                let speedup = row.samplesPerSecond / one.samplesPerSecond
-                let efficiency = speedup / Double(row.ranks)
-                points.append((Double(row.ranks), speedup))
-                print(String(format: "| %d | %d | %@ | %.0f (%.1f%%) | %.2f× | %.0f%% | %.3f | %.3f | %.3f | %.1f |", size, row.ranks,
-                             row.exchange, row.samplesPerSecond, row.spreadPercent, speedup, 100 * efficiency,
-                             row.stepMilliseconds, row.computeMilliseconds, row.exchangeMilliseconds, row.validationPercent))
+            // The data-parallel rows first, then a model-parallel option's (`--exchange columns`),
+            // each its own curve from the same one-rank row.
+            for modelParallel in [false, true] {
+                let family = group.filter { $0.ranks > 1 && $0.exchange.hasPrefix("columns") == modelParallel }
+                if modelParallel && family.isEmpty { continue }
+                var points: [(x: Double, y: Double)] = [(1, 1)]
+                for row in (modelParallel ? [] : [one]) + family {
+                    let speedup = row.samplesPerSecond / one.samplesPerSecond
+                    let efficiency = speedup / Double(row.ranks)
+                    if row.ranks > 1 { points.append((Double(row.ranks), speedup)) }
+                    print(String(format: "| %d | %d | %@ | %.0f (%.1f%%) | %.2f× | %.0f%% | %.3f | %.3f | %.3f | %.1f |", size, row.ranks,
+                                 row.exchange, row.samplesPerSecond, row.spreadPercent, speedup, 100 * efficiency,
+                                 row.stepMilliseconds, row.computeMilliseconds, row.exchangeMilliseconds, row.validationPercent))
+                }
+                series.append(Series("\(weak ? "b" : "B") = \(size)\(modelParallel ? ", columns" : "")", points,
+                                     color: Chart.palette[(i + 1) % Chart.palette.count], dashed: modelParallel, markers: true))
             }
-            series.append(Series("\(weak ? "b" : "B") = \(size)", points, color: Chart.palette[(i + 1) % Chart.palette.count], markers: true))
         }
         return series
     }

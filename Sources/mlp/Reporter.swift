@@ -1,5 +1,5 @@
-// What rank 0 shows while training: the start block, a live progress bar when stdout is a terminal,
-// one line per validation, the closing summary; and the same figures in the JSON/CSV logs.
+// What rank 0 shows while training: the start block, one line per validation and the closing summary
+// on stdout; a live progress bar on stderr when that is a terminal; the same figures in the logs.
 import Foundation
 import MLPCore
 
@@ -7,23 +7,27 @@ final class Reporter: TrainingObserver {
     private let quiet: Bool
     private let json: LogFile?
     private let csv: LogFile?
-    private let interactive = stdoutIsTerminal()
+    private let interactive = progressBarWanted()
     private var trainer: Trainer?
     private var barShown = false
-    private var lastDraw = 0.0
+    private var lastDraw = -Double.infinity   // the first step draws at once
     private var epochStart = (time: 0.0, iteration: 0)
 
-    init(quiet: Bool, json: LogFile?, csv: LogFile?) {
+    private let resumed: Bool
+
+    /// `resumed`: the run continues from a checkpoint (the logs then go on where they were).
+    init(quiet: Bool, json: LogFile?, csv: LogFile?, resumed: Bool) {
         self.quiet = quiet
         self.json = json
         self.csv = csv
-        csv?.write(RunLog.csv([]))
+        self.resumed = resumed
     }
 
-    func started(_ trainer: Trainer) {
+    func started(_ trainer: Trainer) throws {
         self.trainer = trainer
         epochStart = (trainer.world.wallTime(), trainer.state.iteration)
-        json?.writeLine(.object([
+        if let csv, csv.wasEmpty { try csv.write(RunLog.csv([])) }   // the header, once per file
+        try json?.writeLine(.object([
             ("event", .string("start")), ("architecture", .string(trainer.configuration.architecture.summary)),
             ("parameters", .integer(trainer.parameters.layout.count)), ("world_size", .integer(trainer.world.size)),
             ("batch_size", .integer(trainer.configuration.batchSize)), ("learning_rate", .number(trainer.configuration.sgd.learningRate)),
@@ -31,6 +35,7 @@ final class Reporter: TrainingObserver {
             ("warmup_epochs", .integer(trainer.configuration.sgd.warmupEpochs)),
             ("exchange", .string(trainer.plan.description)),
             ("iteration", .integer(trainer.state.iteration)), ("batches_per_epoch", .integer(trainer.schedule.batchesPerEpoch)),
+            ("resumed", .bool(resumed)),
         ]))
     }
 
@@ -48,14 +53,13 @@ final class Reporter: TrainingObserver {
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let line = String(format: "epoch %d [%@] %d/%d  %@ samples/s  ETA %@",
                           iteration / batchesPerEpoch + 1, bar, inEpoch, batchesPerEpoch, grouped(Int(rate)), clock(eta))
-        print("\r\u{1B}[K" + line, terminator: "")
-        fflush(nil)
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         barShown = true
     }
 
-    func validated(_ r: ValidationRecord) {
-        json?.writeLine(RunLog.validation(r))
-        csv?.write(RunLog.csvLine(r))
+    func validated(_ r: ValidationRecord) throws {
+        try json?.writeLine(RunLog.validation(r))
+        try csv?.write(RunLog.csvLine(r))
         guard !quiet else { return }
         clearBar()
         var line = String(format: "epoch %d, minibatch %d/%d, validation error %.2f %%, train loss %.4f, %@ samples/s, %.1f s",
@@ -66,9 +70,9 @@ final class Reporter: TrainingObserver {
         fflush(nil)
     }
 
-    func finished(_ s: TrainingSummary, profiles: [StepProfile]?) {
+    func finished(_ s: TrainingSummary, profiles: [StepProfile]?) throws {
         clearBar()
-        json?.writeLine(RunLog.done(s, profile: profiles))
+        try json?.writeLine(RunLog.done(s, profile: profiles))
         let test = s.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "not measured"
         print(String(format: "Optimization complete. Best validation score of %.2f %% obtained at iteration %d, with test performance %@.",
                      s.bestValidationError * 100, s.bestIteration, test))
@@ -97,7 +101,7 @@ final class Reporter: TrainingObserver {
     }
 
     private func clearBar() {
-        if barShown { print("\r\u{1B}[K", terminator: ""); barShown = false }
+        if barShown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); barShown = false }
     }
 }
 
@@ -116,12 +120,12 @@ func clock(_ seconds: Double) -> String {
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
-/// Whether the person running the job sees stdout on a terminal. Under mpirun every rank's stdout is
-/// a pseudo-terminal whatever mpirun's own stdout is, so there the question goes to the parent
-/// (mpirun on the launch node): is its stdout a terminal too?
-func stdoutIsTerminal() -> Bool {
-    guard isatty(STDOUT_FILENO) == 1 else { return false }
-    guard ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil else { return true }
-    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getppid())/fd/1")) ?? ""
+/// Whether to draw the progress bar: stderr is a terminal and TERM is not `dumb`. Under mpirun a
+/// rank's stderr may be a pseudo-terminal whatever mpirun's own is, so there the question goes to
+/// the parent (mpirun on the launch node): is its stderr a terminal too?
+func progressBarWanted() -> Bool {
+    guard ProcessInfo.processInfo.environment["TERM"].map({ $0 != "dumb" }) ?? false else { return false }
+    guard Launch.underLauncher else { return isatty(STDERR_FILENO) == 1 }
+    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getppid())/fd/2")) ?? ""
     return target.hasPrefix("/dev/pts/") || target.hasPrefix("/dev/tty")
 }

@@ -35,30 +35,35 @@ struct Train: ParsableCommand {
         let watchdog = reliability.watchdog > 0 ? Watchdog(timeout: reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
 
         // Rank 0 alone reads the checkpoint to resume from; every rank gets its verified bytes.
-        var resumeBytes = try world.together { world.isRoot ? try checkpoints.resume.map(Checkpoint.readBytes) ?? [] : [] }
-        var resumed: Checkpoint?
-        if checkpoints.resume != nil {
-            try world.broadcast(&resumeBytes, from: 0)
-            resumed = try world.together { try Checkpoint.decode(resumeBytes, path: checkpoints.resume!) }
-        }
+        // `--resume auto` finds it in the checkpoint directory, or starts afresh (rank 0 decides).
+        let resumePath = try world.together { try world.isRoot ? resumeFile() : nil }
+        var resumeBytes = try world.together { world.isRoot ? try resumePath.map(Checkpoint.readBytes) ?? [] : [] }
+        try world.broadcast(&resumeBytes, from: 0)
+        let resumed = resumeBytes.isEmpty ? nil
+            : try world.together { try Checkpoint.decode(resumeBytes, path: resumePath ?? checkpoints.resume!) }
         let configuration = try world.together { try trainingConfiguration(resuming: resumed) }
 
-        // Rank 0's outputs are checked before anything heavy starts.
+        // Rank 0's outputs are checked (and their directories made) before anything heavy starts.
+        // A resumed run appends to its logs; a fresh one refuses to bury an earlier run's.
+        let continuing = checkpoints.resume != nil
         let outputs = try world.together { () -> RootOutputs in
             guard world.isRoot else { return RootOutputs() }
             return RootOutputs(checkpoints: try checkpoints.checkpointDir.map { try CheckpointWriter(directory: $0) },
-                               json: try output.logJson.map { try LogFile(path: $0, flag: "--log-json") },
-                               csv: try output.logCsv.map { try LogFile(path: $0, flag: "--log-csv") })
+                               json: try output.logJson.map { try LogFile(path: $0, flag: "--log-json", existing: continuing ? .append : .refuse) },
+                               csv: try output.logCsv.map { try LogFile(path: $0, flag: "--log-csv", existing: continuing ? .append : .refuse) })
         }
 
-        // Every rank reads the data itself; one rank's failure ends them all, with its message.
+        // Every rank reads the data itself; one rank's failure ends them all, with its message. A
+        // resumed run reads as many samples as the checkpoint's run did, unless told otherwise.
         let mnist = try world.together {
-            try MNIST.load(directory: data.directory, trainLimit: data.trainLimit, evalLimit: data.evalLimit)
+            try MNIST.load(directory: data.directory,
+                           trainLimit: data.trainLimit ?? resumed.map(\.trainSamples),
+                           evalLimit: data.evalLimit ?? resumed?.evaluationSamples)
         }
         watchdog?.beat(.setup)
         if let resumed, resumed.trainSamples != mnist.train.count {
             try world.failTogether(CheckpointError.conflict(flag: "--train-limit", given: String(mnist.train.count),
-                                                            stored: "\(resumed.trainSamples) training samples", path: checkpoints.resume!))
+                                                            stored: "\(resumed.trainSamples) training samples", path: resumePath!))
         }
 
         let trainer = try world.together {
@@ -67,25 +72,37 @@ struct Train: ParsableCommand {
                         state: resumed?.state)
         }
         trainer.checkpoints = outputs.checkpoints
+        trainer.checkpointEvery = checkpoints.checkpointEvery
         trainer.watchdog = watchdog
         // While rank 0 validates, the other ranks on its node sleep: it may use their cores too.
         trainer.validationThreads = BLAS.scoringThreads()
-        let reporter = Reporter(quiet: output.quiet, json: outputs.json, csv: outputs.csv)
-        if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed) }
+        let reporter = Reporter(quiet: output.quiet, json: outputs.json, csv: outputs.csv, resumed: resumed != nil)
+        if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed, from: resumePath) }
+        if world.isRoot && checkpoints.resumesAutomatically && resumed == nil {
+            warn("--resume auto: no \(outputs.checkpoints!.path(Trainer.lastCheckpoint)) yet, so this run starts afresh")
+        }
 
         let summary = try trainer.run(observer: world.isRoot ? reporter : nil)
         watchdog?.beat(.finishing, iteration: summary.iterations)
 
         let profiles = output.profile ? try gatherProfiles(trainer) : nil
-        if world.isRoot { reporter.finished(summary, profiles: profiles) }
+        if world.isRoot { try reporter.finished(summary, profiles: profiles) }
         if summary.stopReason == .signal {
             if world.isRoot {
                 let resumeHint = outputs.checkpoints.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))" }
                     ?? "no --checkpoint-dir was given, so nothing was saved"
-                FileHandle.standardError.write(Data("mlp: stopped by \(StopSignal.name(summary.signal)) after iteration \(summary.iterations); \(resumeHint)\n".utf8))
+                warn("stopped by \(StopSignal.name(summary.signal)) after iteration \(summary.iterations); \(resumeHint)")
             }
-            throw ExitCode(128 + summary.signal)
+            throw StoppedBySignal(signal: summary.signal)
         }
+    }
+
+    /// Rank 0: the checkpoint to resume from: --resume FILE, or with --resume auto the checkpoint
+    /// directory's last.safetensors if it exists (nil: start afresh).
+    private func resumeFile() throws -> String? {
+        guard checkpoints.resumesAutomatically else { return checkpoints.resume }
+        let last = (checkpoints.checkpointDir! as NSString).appendingPathComponent(Trainer.lastCheckpoint)
+        return FileManager.default.fileExists(atPath: last) ? last : nil
     }
 
     /// The run's configuration: the flags over the defaults, or over the checkpoint's values when
@@ -93,7 +110,8 @@ struct Train: ParsableCommand {
     func trainingConfiguration(resuming checkpoint: Checkpoint?) throws -> TrainingConfiguration {
         var c = checkpoint?.configuration ?? TrainingConfiguration()
         if let checkpoint {
-            let path = checkpoints.resume!
+            let path = checkpoints.resumesAutomatically ? (checkpoints.checkpointDir! as NSString).appendingPathComponent(Trainer.lastCheckpoint)
+                                                        : checkpoints.resume!
             let stored = checkpoint.configuration
             func agree<T: Equatable>(_ flag: String, _ given: T?, _ saved: T, _ show: (T) -> String) throws {
                 if let given, given != saved { throw CheckpointError.conflict(flag: flag, given: show(given), stored: show(saved), path: path) }
@@ -143,7 +161,7 @@ struct Train: ParsableCommand {
         }
     }
 
-    private func printStart(_ t: Trainer, resumedFrom checkpoint: Checkpoint?) {
+    private func printStart(_ t: Trainer, resumedFrom checkpoint: Checkpoint?, from path: String?) {
         let c = t.configuration
         print("mlp train: \(c.architecture.summary), \(grouped(t.parameters.layout.count)) parameters")
         print("  data        \(data.directory): \(grouped(t.data.train.count)) train, \(grouped(t.data.validation.count)) validation, \(grouped(t.data.test.count)) test")
@@ -154,7 +172,7 @@ struct Train: ParsableCommand {
         print("  first layer \(t.usesSparseInput ? "from the non-zero inputs only" : "dense GEMMs") (--sparse-input \(c.sparseInput.rawValue); \(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero)")
         print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")
         if let checkpoint {
-            print("  resumed     \(checkpoints.resume!) at iteration \(checkpoint.state.iteration) (saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")
+            print("  resumed     \(path!) at iteration \(checkpoint.state.iteration) (saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")
         }
         fflush(nil)
     }

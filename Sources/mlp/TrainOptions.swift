@@ -139,11 +139,24 @@ struct ReliabilityOptions: ParsableArguments {
 }
 
 struct CheckpointOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Rank 0 writes last.safetensors after every validation and best.safetensors on every new best here. Must exist and be writable.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Rank 0 writes last.safetensors (see --checkpoint-every) and best.safetensors on every new best here; made when missing.", valueName: "dir"))
     var checkpointDir: String?
 
-    @Option(help: ArgumentHelp("Continue from this checkpoint (read by rank 0 only, any world size). Flags given override the stored hyperparameters where README.md says they may.", valueName: "file"))
+    @Option(help: ArgumentHelp("Continue from this checkpoint (read by rank 0 only, any world size), or `auto`: from <checkpoint-dir>/last.safetensors if there is one, else start afresh. Flags left out come from the checkpoint; README.md says which may change.", valueName: "file|auto"))
     var resume: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Write last.safetensors after every N-th validation (and always when a signal stops the run, and at its end). (default: 1)", valueName: "n"))
+    var checkpointEvery = 1
+
+    /// `--resume auto`.
+    var resumesAutomatically: Bool { resume == "auto" }
+
+    func validate() throws {
+        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every \(checkpointEvery): must be at least 1 (every validation).") }
+        if resumesAutomatically && checkpointDir == nil {
+            throw ValidationError("--resume auto: continues from <checkpoint-dir>/last.safetensors, so it needs --checkpoint-dir DIR.")
+        }
+    }
 }
 
 struct OutputOptions: ParsableArguments {

@@ -16,7 +16,10 @@ struct Child {
 }
 
 struct RunResult {
+    /// The exit status, or 128 + N when signal N ended the process (as a shell reports it).
     let status: Int32
+    /// The signal that ended the process, if one did (`status` alone cannot tell 143 from SIGTERM).
+    let signal: Int32?
     let stdout: String
     let stderr: String
     let seconds: Double
@@ -102,7 +105,7 @@ enum Launcher {
         while waitpid(child.pid, &status, WNOHANG) == 0 {
             if Date().timeIntervalSince(started) > timeout {
                 timedOut = true
-                kill(-child.pid, SIGKILL)
+                killJob(child)
                 waitpid(child.pid, &status, 0)
                 let message = "\(Test.current?.name ?? "a test"): timed out after \(Int(timeout)) s and killed: \(child.command.joined(separator: " "))"
                 FileHandle.standardError.write(Data(("time-out: " + message + "\n").utf8))
@@ -113,10 +116,34 @@ enum Launcher {
         }
         let exited = status & 0x7F == 0
         let read = { (name: String) in (try? String(contentsOfFile: scratch + "/" + name, encoding: .utf8)) ?? "" }
-        let result = RunResult(status: exited ? (status >> 8) & 0xFF : 128 + (status & 0x7F), stdout: read("out"), stderr: read("err"),
+        let result = RunResult(status: exited ? (status >> 8) & 0xFF : 128 + (status & 0x7F), signal: exited ? nil : status & 0x7F,
+                               stdout: read("out"), stderr: read("err"),
                                seconds: Date().timeIntervalSince(started), timedOut: timedOut)
         try? FileManager.default.removeItem(atPath: scratch)
         return result
+    }
+
+    /// SIGKILL to a started command and everything it started: Open MPI puts its ranks in process
+    /// groups of their own, so killing mpirun's group alone would leave them running.
+    static func killJob(_ child: Child) {
+        for pid in descendants(of: child.pid) { kill(pid, SIGKILL) }
+        kill(-child.pid, SIGKILL)
+    }
+
+    /// Every process below `pid`, from /proc (each process's parent is field 4 of its stat line).
+    static func descendants(of pid: pid_t) -> [pid_t] {
+        var children: [pid_t: [pid_t]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let id = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = pid_t(fields[1]) { children[parent, default: []].append(id) }
+        }
+        var found: [pid_t] = [], queue = [pid]
+        while let next = queue.popLast() {
+            for c in children[next] ?? [] { found.append(c); queue.append(c) }
+        }
+        return found
     }
 
     static func run(_ command: [String], timeout: Double = 180, environment: [String: String] = [:], directory: String? = nil) throws -> RunResult {

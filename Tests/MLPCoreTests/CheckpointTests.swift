@@ -149,7 +149,11 @@ import Testing
         #expect([UInt8](FileManager.default.contents(atPath: path)!) == second)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["last.safetensors"], "no temporary files left behind")
 
-        #expect(throws: CheckpointError.missingDirectory(dir.file("nope"))) { try CheckpointWriter(directory: dir.file("nope")) }
+        _ = try CheckpointWriter(directory: dir.file("made/on/demand"))   // mkdir -p
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: dir.file("made/on/demand"), isDirectory: &isDirectory) && isDirectory.boolValue)
+        write([1], to: dir.file("file"))
+        #expect(throws: CheckpointError.notADirectory(dir.file("file"), flag: "--checkpoint-dir")) { try CheckpointWriter(directory: dir.file("file/sub")) }
         let notWritable = #expect(throws: CheckpointError.self) { try CheckpointWriter(directory: "/proc") }
         #expect(notWritable?.description.contains("not writable") == true)
         #expect(notWritable?.exitCode == 2)

@@ -84,6 +84,30 @@ import Testing
         expectSameBits(UnsafeBufferPointer(resumed.parameters.flat), UnsafeBufferPointer(straight.parameters.flat), "resumed mid-epoch against straight")
     }
 
+    /// --checkpoint-every 2: last.safetensors after the 2nd and 4th validations and at the end of
+    /// the run, best.safetensors at every new best. The observer looks before each validation's writes.
+    @Test func checkpointEveryWritesEveryNth() throws {
+        final class Watcher: TrainingObserver {
+            let directory: String
+            var seen: [Int?] = []   // last.safetensors' iteration when each validation is reported
+            init(_ directory: String) { self.directory = directory }
+            func validated(_ record: ValidationRecord) throws {
+                seen.append(try? Checkpoint.load(directory + "/last.safetensors").state.iteration)
+            }
+        }
+        let world = try MPICommunicator.world()
+        let dir = TemporaryDirectory()
+        let trainer = try Trainer(configuration: configuration(epochs: 5), data: Self.data, world: world,
+                                  parameters: .initialized(Architecture(), seed: 1234))
+        trainer.checkpoints = try CheckpointWriter(directory: dir.path)
+        trainer.checkpointEvery = 2
+        let watcher = Watcher(dir.path)
+        _ = try trainer.run(observer: watcher)
+        #expect(watcher.seen == [nil, nil, 500, 500, 1000], "\(watcher.seen)")
+        #expect(try Checkpoint.load(dir.file("last.safetensors")).state.iteration == 1250, "the end of the run")
+        #expect(try Checkpoint.load(dir.file("best.safetensors")).state.iteration == 1250)
+    }
+
     @Test func patienceStopsTheRun() throws {
         let world = try MPICommunicator.world()
         var c = configuration(epochs: 50)
@@ -124,15 +148,41 @@ import Testing
         #expect(line == #"{"event":"validation","epoch":1,"iteration":2500,"train_loss":0.5,"validation_error":0.0962,"best_validation_error":0.0962,"test_error":0.1009,"seconds":1.5,"samples_per_second":50000.0}"#)
         let dir = TemporaryDirectory()
         let log = try LogFile(path: dir.file("log.jsonl"), flag: "--log-json")
-        log.writeLine(.object([("event", .string("start"))]))
-        log.writeLine(RunLog.validation(record))
+        #expect(log.wasEmpty)
+        try log.writeLine(.object([("event", .string("start"))]))
+        try log.writeLine(RunLog.validation(record))
         var second = record
         second.testError = nil
-        log.writeLine(RunLog.validation(second))
+        try log.writeLine(RunLog.validation(second))
         let read = try RunLog.readValidations(dir.file("log.jsonl"))
         #expect(read.count == 2 && read[0].validationError == 0.0962 && read[1].testError == nil)
         #expect(RunLog.csv(read).split(separator: "\n").count == 3)
         #expect(JSONValue.number(.nan).encoded == "null")
-        #expect(throws: ConfigurationError.self) { try LogFile(path: "/nonexistent/dir/log.jsonl", flag: "--log-json") }
+        #expect(throws: CheckpointError.self) { try LogFile(path: "/proc/nonexistent/log.jsonl", flag: "--log-json") }
+        #expect(throws: ConfigurationError.self) { try LogFile(path: dir.file("log.jsonl"), flag: "--log-json") }   // an earlier run's
+        #expect(try LogFile(path: dir.file("log.jsonl"), flag: "--log-json", existing: .append).wasEmpty == false)
+    }
+
+    /// A full disk: the write fails with a line naming the flag, the file and the cause.
+    @Test func logWriteFailureIsAnError() throws {
+        let full = try LogFile(path: "/dev/full", flag: "--log-json")
+        let error = #expect(throws: OutputError.self) { try full.write("{}\n") }
+        #expect(error?.description == "--log-json /dev/full: writing the log failed (No space left on device). Free some space or choose another file; the checkpoints are intact.")
+    }
+
+    /// A resumed run's start record drops the validations logged after its checkpoint.
+    @Test func resumedLogsReadAsOneRun() throws {
+        let dir = TemporaryDirectory()
+        let log = try LogFile(path: dir.file("log.jsonl"), flag: "--log-json")
+        func validation(_ iteration: Int) -> JSONValue {
+            RunLog.validation(ValidationRecord(epoch: iteration / 10, iteration: iteration, batchesPerEpoch: 10, trainLoss: 1,
+                                               validationError: 0.5, bestValidationError: 0.5, testError: nil, improved: false,
+                                               seconds: 1, samplesPerSecond: 1))
+        }
+        for line in [JSONValue.object([("event", .string("start")), ("iteration", .integer(0))]), validation(10), validation(20), validation(30),
+                     .object([("event", .string("start")), ("iteration", .integer(20))]), validation(30), validation(40)] {
+            try log.writeLine(line)
+        }
+        #expect(try RunLog.readValidations(dir.file("log.jsonl")).map(\.iteration) == [10, 20, 30, 40])
     }
 }

@@ -13,6 +13,7 @@ int CMPIShim_success(void);
 int CMPIShim_thread_serialized(void);
 int CMPIShim_max_processor_name(void);
 int CMPIShim_max_error_string(void);
+int CMPIShim_max_library_version_string(void);
 
 /* Life cycle */
 int CMPIShim_init_thread(int required, int *provided);
@@ -54,6 +55,9 @@ int CMPIShim_win_lock_all(void *window);
 int CMPIShim_win_sync(void *window);
 int CMPIShim_win_unlock_all(void *window);
 int CMPIShim_win_free(void **window);
+
+/* The library's own version line; callable before MPI starts. */
+int CMPIShim_library_version(char *text, int *length);
 
 /* Time and errors */
 double CMPIShim_wtime(void);

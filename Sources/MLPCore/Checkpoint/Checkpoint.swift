@@ -9,14 +9,18 @@ public struct Checkpoint {
 
     public var configuration: TrainingConfiguration  // architecture and hyperparameters of the run
     public var trainSamples: Int                     // size of the training split the epochs count
+    /// Size of the validation split (--eval-limit), so that a resume scores the same images; nil
+    /// in files written before it was stored (they resume with the full split).
+    public var evaluationSamples: Int?
     public var state: TrainingState
     public var worldSize: Int
     public let parameters: ParameterSet
 
-    public init(configuration: TrainingConfiguration, trainSamples: Int, state: TrainingState,
+    public init(configuration: TrainingConfiguration, trainSamples: Int, evaluationSamples: Int? = nil, state: TrainingState,
                 worldSize: Int, parameters: ParameterSet) {
         self.configuration = configuration
         self.trainSamples = trainSamples
+        self.evaluationSamples = evaluationSamples
         self.state = state
         self.worldSize = worldSize
         self.parameters = parameters
@@ -59,6 +63,7 @@ public struct Checkpoint {
             "seed": String(c.seed),
             "shuffle": String(c.shuffle),
             "train_samples": String(trainSamples),
+            "evaluation_samples": evaluationSamples.map { String($0) } ?? "all",
             "iteration": String(s.iteration),
             "epoch": String(s.iteration / max(1, trainSamples / c.batchSize)),
             "learning_rate_now": String(c.sgd.rate(at: s.iteration, batchSize: c.batchSize, batchesPerEpoch: max(1, trainSamples / c.batchSize))),
@@ -158,7 +163,12 @@ public struct Checkpoint {
             copy(bytes, file.dataOffset + byName[slot.name + ".bias"]!.begin, into: parameters.bias(l), count: slot.outputs)
         }
         guard parameters.flat.allSatisfy(\.isFinite) else { throw CheckpointError.nonFinite(path) }
-        return Checkpoint(configuration: configuration, trainSamples: try meta.number("train_samples"), state: state,
+        let evaluation = meta.values["evaluation_samples"]
+        guard evaluation == nil || evaluation == "all" || Int(evaluation!).map({ $0 >= 1 }) == true else {
+            throw CheckpointError.badMetadata(path, key: "evaluation_samples", value: evaluation!)
+        }
+        return Checkpoint(configuration: configuration, trainSamples: try meta.number("train_samples"),
+                          evaluationSamples: evaluation.flatMap { Int($0) }, state: state,
                           worldSize: try meta.number("world_size"), parameters: parameters)
     }
 

@@ -6,18 +6,33 @@ import Foundation
 public struct CheckpointWriter: Sendable {
     public let directory: String
 
-    /// Checks now, before training, that `directory` exists and accepts new files.
+    /// Makes `directory` (and its parents) when missing, as `mkdir -p` does, and checks now, before
+    /// training, that it accepts new files.
     public init(directory: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CheckpointError.missingDirectory(directory)
-        }
+        try Self.makeDirectory(directory, flag: "--checkpoint-dir")
         self.directory = directory
         let probe = path(".write-test.\(getpid())")
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno))) }
         close(fd)
         unlink(probe)
+    }
+
+    /// `mkdir -p`: each missing component is made in turn; a file in the way, or a place where
+    /// nothing can be made, is an error naming the flag and the cause.
+    public static func makeDirectory(_ directory: String, flag: String) throws {
+        var path = directory.hasPrefix("/") ? "/" : ""
+        for component in directory.split(separator: "/") {
+            path += (path.isEmpty || path.hasSuffix("/") ? "" : "/") + component
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw CheckpointError.notADirectory(path, flag: flag) }
+                continue
+            }
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+                throw CheckpointError.cannotCreateDirectory(directory, flag: flag, reason: "\(path): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }

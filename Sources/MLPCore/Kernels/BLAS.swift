@@ -63,6 +63,12 @@ public enum BLAS {
         return count > 0 ? count : online
     }
 
+    /// "OpenBLAS 0.3.21": the first two words of OpenBLAS's build configuration.
+    public static var version: String {
+        guard let config = openblas_get_config() else { return "OpenBLAS (version unknown)" }
+        return String(cString: config).split(separator: " ").prefix(2).joined(separator: " ")
+    }
+
     /// The CPU kernel family OpenBLAS picked at run time (e.g. "Haswell", "Cooperlake").
     public static var coreName: String { String(cString: openblas_get_corename()) }
 }

@@ -36,6 +36,15 @@ public final class MPICommunicator: Communicator {
                                processorName: String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
+    /// The MPI library's version, e.g. "Open MPI v4.1.4" (the first part of its version line).
+    public static func libraryVersion() -> String {
+        var text = [CChar](repeating: 0, count: Int(CMPIShim_max_library_version_string()) + 1)
+        var length: Int32 = 0
+        guard CMPIShim_library_version(&text, &length) == CMPIShim_success() else { return "MPI (version unknown)" }
+        let line = String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return line.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? line
+    }
+
     private init(rank: Int, size: Int, nodeSize: Int, nodeComm: UnsafeMutableRawPointer?, processorName: String) {
         self.rank = rank
         self.size = size

@@ -1,28 +1,56 @@
-// A log or CSV file that rank 0 appends lines to.
+// A log or CSV file that rank 0 appends lines to. Every write is checked like a checkpoint write:
+// a failed or short write (a full disk, /dev/full) is an error naming the file, never a crash and
+// never silence.
 import Foundation
 
-/// An append-only text file that reports problems as configuration errors naming the flag.
+/// An append-only text file; problems are errors naming the flag and the file.
 public final class LogFile {
-    private let handle: FileHandle
+    private let descriptor: Int32
     public let path: String
+    private let flag: String
+    /// Whether the file held nothing when it was opened (a CSV then needs its header).
+    public let wasEmpty: Bool
 
-    /// Creates (or with `append`, opens or creates) the file.
-    public init(path: String, flag: String, append: Bool = false) throws {
-        let exists = append && FileManager.default.fileExists(atPath: path)
-        guard exists || FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw ConfigurationError("\(flag) \(path): cannot create the file (missing directory or no permission).")
+    /// What to do with a file that already holds lines.
+    public enum Existing {
+        case append            // add to it (a resumed run's log, a benchmark's CSV)
+        case refuse            // a fresh run must not bury an earlier run's log
+    }
+
+    /// Opens the file for appending, creating it and its directory (`mkdir -p`) when missing.
+    public init(path: String, flag: String, existing: Existing = .refuse) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try CheckpointWriter.makeDirectory(directory, flag: flag) }
+        var info = stat()
+        let exists = stat(path, &info) == 0
+        if exists && (info.st_mode & S_IFMT) == S_IFREG && info.st_size > 0 && existing == .refuse {
+            throw ConfigurationError("\(flag) \(path): holds an earlier run's log. Continue that run with --resume auto or --resume FILE (the log goes on), write to another file, or remove this one.")
         }
-        if exists { handle.seekToEndOfFile() }
-        self.handle = handle
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw ConfigurationError("\(flag) \(path): cannot open the file (\(String(cString: strerror(errno)))). Choose a file you can write to.")
+        }
+        wasEmpty = !exists || info.st_size == 0
         self.path = path
+        self.flag = flag
     }
 
-    public func write(_ text: String) {
-        handle.write(Data(text.utf8))
+    /// Appends `text`; throws if the file did not take all of it.
+    public func write(_ text: String) throws {
+        var bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let reason = n == 0 ? "no bytes written" : String(cString: strerror(errno))
+                throw OutputError("\(flag) \(path): writing the log failed (\(reason)). Free some space or choose another file; the checkpoints are intact.")
+            }
+            written += n
+        }
     }
 
-    public func writeLine(_ value: JSONValue) { write(value.encoded + "\n") }
+    public func writeLine(_ value: JSONValue) throws { try write(value.encoded + "\n") }
 
-    deinit { try? handle.close() }
+    deinit { close(descriptor) }
 }

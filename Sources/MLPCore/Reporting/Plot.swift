@@ -24,10 +24,15 @@ public struct Chart: Sendable {
     public var yLabel: String
     public var series: [Series]
     public var logX = false        // base-2 axis, for rank counts
-    public var yFrom: Double?      // force the y axis to start here (e.g. 0)
+    public var logY = false        // base-10 axis, for errors that span more than a factor of a few
+    public var yFrom: Double?      // force the y axis to start here (e.g. 0; ignored on a log axis)
+    /// Points to mark with a ring and their label (the best validation error).
+    public var marks: [(x: Double, y: Double, label: String)] = []
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, yFrom: Double? = nil) {
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logY: Bool = false,
+                yFrom: Double? = nil, marks: [(x: Double, y: Double, label: String)] = []) {
         (self.title, self.xLabel, self.yLabel, self.series, self.logX, self.yFrom) = (title, xLabel, yLabel, series, logX, yFrom)
+        (self.logY, self.marks) = (logY, marks)
     }
 
     public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
@@ -57,6 +62,21 @@ public struct Chart: Sendable {
         return values
     }
 
+    /// Ticks of a base-10 axis over lower...upper (both > 0): 1, 2 and 5 × 10^k, or every digit
+    /// when that range spans less than one decade.
+    public static func logTicks(_ lower: Double, _ upper: Double) -> [Double] {
+        let first = Int(floor(log10(lower))), last = Int(ceil(log10(upper)))
+        let digits: [Double] = last - first <= 1 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5]
+        var values: [Double] = []
+        for k in first...last {
+            for d in digits {
+                let v = d * pow(10, Double(k))
+                if v >= lower * (1 - 1e-9) && v <= upper * (1 + 1e-9) { values.append(v) }
+            }
+        }
+        return values.isEmpty ? [lower, upper] : values
+    }
+
     static func label(_ v: Double) -> String {
         if v == v.rounded() && abs(v) < 1e6 { return String(Int(v)) }
         var s = String(format: "%.4g", v)
@@ -74,12 +94,23 @@ public struct Chart: Sendable {
         let fx: (Double) -> Double = logX ? { log2(max($0, 1e-12)) } : { $0 }
         var xs = (all.map { fx($0.x) }.min()!, all.map { fx($0.x) }.max()!)
         if xs.0 == xs.1 { xs = (xs.0 - 1, xs.1 + 1) }
-        var ys = (yFrom ?? all.map(\.y).min()!, all.map(\.y).max()!)
-        if ys.0 == ys.1 { ys = (ys.0 - 1, ys.1 + 1) }
-        let yTicks = Self.ticks(ys.0, ys.1)
-        ys = (min(ys.0, yTicks.first!), max(ys.1, yTicks.last!))
+        let positive = all.map(\.y).filter { $0 > 0 }
+        let logY = self.logY && !positive.isEmpty
+        let fy: (Double) -> Double = logY ? { log10(max($0, positive.min()!)) } : { $0 }
+        var ys: (Double, Double)
+        let yTicks: [Double]
+        if logY {
+            yTicks = Self.logTicks(positive.min()!, positive.max()!)
+            ys = (fy(min(positive.min()!, yTicks.first!)), fy(max(positive.max()!, yTicks.last!)))
+            if ys.0 == ys.1 { ys = (ys.0 - 0.5, ys.1 + 0.5) }
+        } else {
+            ys = (yFrom ?? all.map(\.y).min()!, all.map(\.y).max()!)
+            if ys.0 == ys.1 { ys = (ys.0 - 1, ys.1 + 1) }
+            yTicks = Self.ticks(ys.0, ys.1)
+            ys = (min(ys.0, yTicks.first!), max(ys.1, yTicks.last!))
+        }
         let px = { (x: Double) in left + (fx(x) - xs.0) / (xs.1 - xs.0) * plotWidth }
-        let py = { (y: Double) in top + upper + (1 - (y - ys.0) / (ys.1 - ys.0)) * plotHeight }
+        let py = { (y: Double) in top + upper + (1 - (fy(y) - ys.0) / (ys.1 - ys.0)) * plotHeight }
 
         var out = "<g>\n<text x=\"\(left + plotWidth / 2)\" y=\"\(top + 22)\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>\n"
         for y in yTicks {
@@ -108,6 +139,10 @@ public struct Chart: Sendable {
             out += "<line x1=\"\(left + plotWidth + 14)\" y1=\"\(ly)\" x2=\"\(left + plotWidth + 40)\" y2=\"\(ly)\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>\n"
             out += "<text x=\"\(left + plotWidth + 46)\" y=\"\(ly + 4)\">\(escape(s.name))</text>\n"
         }
+        for mark in marks {
+            out += "<circle cx=\"\(f(px(mark.x)))\" cy=\"\(f(py(mark.y)))\" r=\"6\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
+            out += "<text x=\"\(f(px(mark.x)))\" y=\"\(f(py(mark.y) - 10))\" text-anchor=\"middle\" font-weight=\"bold\">\(escape(mark.label))</text>\n"
+        }
         return out + "</g>\n"
     }
 
@@ -120,10 +155,16 @@ public struct Chart: Sendable {
 
 extension Chart {
     /// Learning curves from a run's validation records: training loss, and validation and test error
-    /// in percent, against epochs.
+    /// in percent, against epochs. The error axis is logarithmic when the errors span more than a
+    /// factor of 3 (a long run's interesting part, near its best, would otherwise be a flat line),
+    /// and the best validation error is marked with its value.
     public static func learningCurves(_ records: [ValidationRecord], title: String) -> [Chart] {
         let epoch = { (r: ValidationRecord) in Double(r.iteration) / Double(max(1, r.batchesPerEpoch)) }
         let x = { (r: ValidationRecord) in r.batchesPerEpoch > 0 ? epoch(r) : Double(r.epoch) }
+        let errors = records.flatMap { [$0.validationError] + ($0.testError.map { [$0] } ?? []) }.filter { $0 > 0 }
+        let spansWidely = (errors.max() ?? 0) > 3 * (errors.min() ?? 0) && !errors.isEmpty
+        let best = records.min { $0.validationError < $1.validationError }
+        let marks = best.map { [(x: x($0), y: $0.validationError * 100, label: String(format: "best %.2f %%", $0.validationError * 100))] } ?? []
         return [
             Chart(title: "\(title): training loss", xLabel: "epoch", yLabel: "mean NLL since previous validation",
                   series: [Series("training loss", records.map { (x($0), $0.trainLoss) }, color: palette[0])], yFrom: 0),
@@ -131,7 +172,7 @@ extension Chart {
                 Series("validation", records.map { (x($0), $0.validationError * 100) }, color: palette[1]),
                 Series("test (at new bests)", records.compactMap { r in r.testError.map { (x(r), $0 * 100) } }, color: palette[2], markers: true),
                 Series("best validation", records.map { (x($0), $0.bestValidationError * 100) }, color: palette[1], dashed: true),
-            ], yFrom: 0),
+            ], logY: spansWidely, yFrom: 0, marks: marks),
         ]
     }
 }

@@ -40,7 +40,13 @@ public enum RunLog {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw ConfigurationError("\(path):\(index + 1): not a JSON object. Pass a file written by `mlp train --log-json`.")
             }
-            if object["event"] as? String == "start" { batchesPerEpoch = (object["batches_per_epoch"] as? NSNumber)?.intValue ?? 0 }
+            if object["event"] as? String == "start" {
+                batchesPerEpoch = (object["batches_per_epoch"] as? NSNumber)?.intValue ?? 0
+                // A resumed run continues from its checkpoint's iteration: validations the first run
+                // logged after that checkpoint are done again, and the new ones replace them.
+                let from = (object["iteration"] as? NSNumber)?.intValue ?? 0
+                records.removeAll { $0.iteration > from }
+            }
             guard object["event"] as? String == "validation" else { continue }
             func number(_ key: String) throws -> Double {
                 guard let value = object[key] as? NSNumber else {

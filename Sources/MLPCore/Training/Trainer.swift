@@ -16,8 +16,12 @@ public final class Trainer {
     public let schedule: MinibatchSchedule
     public let shard: Shard                      // this rank's rows of every global minibatch
     public private(set) var profile = StepProfile()
-    /// Rank 0: where `last.safetensors` (every validation) and `best.safetensors` (every new best) go.
+    /// Rank 0: where `last.safetensors` (every `checkpointEvery`-th validation, a signal's stop and
+    /// the end of the run) and `best.safetensors` (every new best) go.
     public var checkpoints: CheckpointWriter?
+    public var checkpointEvery = 1
+    /// Validations since last.safetensors was written.
+    private var validationsSinceLast = 0
     /// Told of every step and validation, so that it can end a rank stuck waiting for a lost peer.
     public var watchdog: Watchdog?
 
@@ -128,7 +132,9 @@ public final class Trainer {
         var failure: Error?              // this rank failed; reported with the next exchange
         var stopReason = StopReason.epochs
         var lastValidationEnd = world.wallTime()
-        if world.isRoot { observer?.started(self) }
+        if world.isRoot {
+            do { try observer?.started(self) } catch { failure = error }
+        }
 
         training: while state.iteration < maxIterations {
             let iteration = state.iteration            // the tutorial's 0-based `iter` of this minibatch
@@ -163,7 +169,8 @@ public final class Trainer {
         try assembleParameters()
         if stopReason == .epochs && rootWantsStop { stopReason = .patience }
         if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
-        if stopReason == .signal, world.isRoot, let checkpoints {
+        // The state after the last update, unless the last validation saved exactly that.
+        if stopReason == .signal || validationsSinceLast > 0, world.isRoot, let checkpoints {
             try checkpoints.write(checkpoint().encoded(), to: Self.lastCheckpoint)
         }
         return summary(stopReason)
@@ -318,7 +325,8 @@ public final class Trainer {
     public func checkpoint() -> Checkpoint {
         var saved = state
         saved.elapsedSeconds = elapsedSeconds
-        return Checkpoint(configuration: configuration, trainSamples: data.train.count, state: saved,
+        return Checkpoint(configuration: configuration, trainSamples: data.train.count,
+                          evaluationSamples: data.validation.count, state: saved,
                           worldSize: world.size, parameters: parameters)
     }
 
@@ -355,13 +363,19 @@ public final class Trainer {
             samplesPerSecond: Double(state.stepsSinceValidation * configuration.batchSize) / max(trainingSeconds, 1e-9))
         state.lossSinceValidation = 0
         state.stepsSinceValidation = 0
-        observer?.validated(record)
+        try observer?.validated(record)
         guard parameters.flat.allSatisfy(\.isFinite) else {
             throw diverged(at: iteration, what: "parameters", reportedAs: state.iteration)
         }
         if let checkpoints {
+            validationsSinceLast += 1
+            let due = validationsSinceLast >= checkpointEvery
+            guard due || improved else { return }
             let bytes = checkpoint().encoded()
-            try checkpoints.write(bytes, to: Self.lastCheckpoint)
+            if due {
+                try checkpoints.write(bytes, to: Self.lastCheckpoint)
+                validationsSinceLast = 0
+            }
             if improved { try checkpoints.write(bytes, to: Self.bestCheckpoint) }
         }
     }

@@ -1,7 +1,7 @@
 import MLPCore
 import Testing
 
-@Suite struct RandomTests {
+@Suite struct MersenneTwisterTests {
     /// numpy: RandomState(1234).random_sample(3) = [0.19151945, 0.62210877, 0.43772774]
     @Test func matchesNumpyRandomState() {
         var generator = MersenneTwister(seed: 1234)

@@ -2,7 +2,7 @@ import Foundation
 import MLPCore
 import Testing
 
-@Suite struct LossTests {
+@Suite struct SoftmaxCrossEntropyTests {
     @Test func softmaxOfZeroAndLn2() {
         // softmax([0, ln 2]) = [1/3, 2/3]; with label 1, NLL = −log(2/3), delta = [1/3, −1/3].
         var logits: [Float] = [0, Float(log(2.0))], delta: [Float] = [0, 0], labels: [Int32] = [1]

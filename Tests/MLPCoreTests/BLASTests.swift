@@ -1,7 +1,7 @@
 import MLPCore
 import Testing
 
-@Suite struct GEMMTests {
+@Suite struct BLASTests {
     @Test func productWorkedByHand() {
         // [1 2 3; 4 5 6] · [7 8; 9 10; 11 12] = [58 64; 139 154]
         var a: [Float] = [1, 2, 3, 4, 5, 6], b: [Float] = [7, 8, 9, 10, 11, 12], c = [Float](repeating: -1, count: 4)
