@@ -43,6 +43,8 @@ public enum DataError: UserFacingError, Equatable {
     case badDimensions(String, found: [Int], expected: String)
     case truncated(String, expectedBytes: Int, foundBytes: Int)
     case trailingBytes(String, expectedBytes: Int)
+    case notAFile(String, what: String)
+    case tooLarge(String, dimensions: [Int], memory: Int)
     case countMismatch(images: String, imageCount: Int, labels: String, labelCount: Int)
     case badLabel(String, index: Int, value: UInt8)
     case tooFewImages(String, count: Int, needed: Int, reason: String)
@@ -75,6 +77,11 @@ public enum DataError: UserFacingError, Equatable {
             return "\(path): truncated: the header promises \(expected) bytes, the file holds \(found). Copy the file again."
         case .trailingBytes(let path, let expected):
             return "\(path): longer than its header promises (\(expected) bytes). The file is damaged or not an IDX file."
+        case .notAFile(let path, let what):
+            return "\(path): is \(what), not a file. Pass the MNIST file itself (data/mnist has all four)."
+        case .tooLarge(let path, let dimensions, let memory):
+            let size = dimensions.map(String.init).joined(separator: "×")
+            return "\(path): its header promises \(size) bytes, more than this machine's \(memory >> 30) GiB of memory can hold with their Float32 copy. The file is damaged or not MNIST."
         case .countMismatch(let images, let imageCount, let labels, let labelCount):
             return "\(images) holds \(imageCount) images but \(labels) holds \(labelCount) labels; they must agree. Are the files from the same set?"
         case .badLabel(let path, let index, let value):
@@ -87,7 +94,7 @@ public enum DataError: UserFacingError, Equatable {
     /// A data directory or file that is not there is a usage error; a damaged file is not.
     public var exitCode: Int32 {
         switch self {
-        case .missingDirectory, .missingFile: return 2
+        case .missingDirectory, .missingFile, .notAFile: return 2
         default: return 1
         }
     }
@@ -162,11 +169,14 @@ public enum CheckpointError: UserFacingError, Equatable {
     case badMetadata(String, key: String, value: String)
     case newerVersion(String, found: Int, supported: Int)
     case checksumMismatch(String, stored: String, computed: String)
+    case metadataChecksumMismatch(String, stored: String, computed: String)
+    case outOfRange(String, key: String, value: String, rule: String)
     case nonFinite(String)
     case conflict(flag: String, given: String, stored: String, path: String)
     case notADirectory(String, flag: String)
     case cannotCreateDirectory(String, flag: String, reason: String)
     case notWritable(String, reason: String)
+    case inUse(String, holder: String)
     case writeFailed(String, reason: String)
 
     public var description: String {
@@ -207,6 +217,10 @@ public enum CheckpointError: UserFacingError, Equatable {
             return "\(path): data checksum \(computed) does not match the stored \(stored). The file is damaged; use best.safetensors or an earlier copy."
         case .nonFinite(let path):
             return "\(path): the checkpoint holds NaN or infinite parameters."
+        case .metadataChecksumMismatch(let path, let stored, let computed):
+            return "\(path): metadata checksum \(computed) does not match the stored \(stored): the header was changed or damaged. Use best.safetensors or an earlier copy."
+        case .outOfRange(let path, let key, let value, let rule):
+            return "\(path): metadata \(key) = \"\(value)\" must be \(rule). The file is damaged or was edited; use an intact copy."
         case .conflict(let flag, let given, let stored, let path):
             return "\(flag) \(given) conflicts with the checkpoint's \(stored) (\(path)). Drop the flag or pass the checkpoint's value."
         case .notADirectory(let path, let flag):
@@ -215,6 +229,8 @@ public enum CheckpointError: UserFacingError, Equatable {
             return "\(flag) \(path): cannot create the directory (\(reason)). Choose a place you can write to."
         case .notWritable(let path, let reason):
             return "--checkpoint-dir \(path): not writable (\(reason)). Choose a directory you can write to."
+        case .inUse(let path, let holder):
+            return "--checkpoint-dir \(path): another trainer (\(holder)) is using it. Wait for it to finish, or choose another directory."
         case .writeFailed(let path, let reason):
             return "\(path): writing the checkpoint failed (\(reason)). The previous file, if any, is intact."
         }
@@ -222,7 +238,7 @@ public enum CheckpointError: UserFacingError, Equatable {
 
     public var exitCode: Int32 {
         switch self {
-        case .missingFile, .conflict, .notADirectory, .cannotCreateDirectory, .notWritable: return 2
+        case .missingFile, .conflict, .notADirectory, .cannotCreateDirectory, .notWritable, .inUse: return 2
         default: return 1
         }
     }

@@ -48,7 +48,7 @@ struct Bench: ParsableCommand {
         let peaks = try world.allgather(Int64(Benchmark.peakResidentBytes() ?? 0))
         guard world.isRoot else { return }
         print("")
-        print("peak resident memory per rank: " + peaks.enumerated().map { String(format: "rank %d %.0f MiB", $0.offset, Double($0.element) / 1_048_576) }.joined(separator: ", "))
+        print("peak resident memory per rank: " + peaks.enumerated().map { String(format: "rank %ld %.0f MiB", $0.offset, Double($0.element) / 1_048_576) }.joined(separator: ", "))
     }
 
     static let csvHeader = "ranks,nodes,batch,exchange,samples_per_second,spread_percent,seconds_per_epoch,gflops,peak_gflops,percent_of_peak,step_ms,forward_ms,backward_ms,exchange_ms,update_ms,validation_ms,validation_percent,bare_gemm_ms,gemm_ratio,allreduce_latency_us,allreduce_model_us,model_floats"
@@ -80,9 +80,9 @@ struct Bench: ParsableCommand {
 
         if world.isRoot {
             print("mlp bench: \(architecture.summary), \(Int(flops / 1e3)) kFLOP per sample; \(world.size) rank\(world.size == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s"), OpenBLAS on one thread per rank (\(BLAS.coreName))")
-            print(String(format: "sgemm peak %.1f GFLOP/s per core (1536³, 1 thread), %.1f GFLOP/s for all %d ranks", corePeak, machinePeak, world.size))
+            print(String(format: "sgemm peak %.1f GFLOP/s per core (1536³, 1 thread), %.1f GFLOP/s for all %ld ranks", corePeak, machinePeak, world.size))
             if world.size > 1 {
-                print(String(format: "allreduce: 1 float %.2f µs, the %d-float gradient %.1f µs", latency * 1e6, modelFloats, fullAllreduce * 1e6))
+                print(String(format: "allreduce: 1 float %.2f µs, the %ld-float gradient %.1f µs", latency * 1e6, modelFloats, fullAllreduce * 1e6))
             }
             print("")
             print("   batch  exchange         samples/s (spread)   s/epoch   GFLOP/s  %peak   step ms = forward + backward + exchange + update   validation ms (% of epoch)" + (world.size == 1 ? "   bare sgemm ms  ratio" : ""))
@@ -144,7 +144,7 @@ struct Bench: ParsableCommand {
             let validationPercent = 100 * validation / (epoch + validation)
             let bareBest = bareTimes.min()
             guard world.isRoot else { continue }
-            var line = String(format: "  %6d  %-15@ %10.0f (%4.1f%%)  %8.3f  %8.1f  %5.1f   %7.3f = %6.3f + %6.3f + %6.3f + %6.3f        %8.1f (%4.1f%%)",
+            var line = String(format: "  %6ld  %-15@ %10.0f (%4.1f%%)  %8.3f  %8.1f  %5.1f   %7.3f = %6.3f + %6.3f + %6.3f + %6.3f        %8.1f (%4.1f%%)",
                               batch, trainer.plan.description, samplesPerSecond, 100 * (worst - best) / best, epoch, gflops, 100 * gflops / machinePeak,
                               best * 1e3, p.forward / n * 1e3, p.backward / n * 1e3, p.exchange / n * 1e3, p.update / n * 1e3,
                               validation * 1e3, validationPercent)

@@ -26,11 +26,11 @@ struct Evaluate: ParsableCommand {
         let confusion = withExtendedLifetime(owner) { evaluator.confusionMatrix(model.parameters, on: samples) }
         let wrong = samples.count - confusion.indices.reduce(0) { $0 + confusion[$1][$1] }
         print("\(checkpoint): \(model.configuration.architecture.summary), iteration \(model.state.iteration)")
-        print(String(format: "%@ error: %.2f %% (%d of %d misclassified)", split.rawValue, 100 * Double(wrong) / Double(samples.count), wrong, samples.count))
+        print(String(format: "%@ error: %.2f %% (%ld of %ld misclassified)", split.rawValue, 100 * Double(wrong) / Double(samples.count), wrong, samples.count))
         print("confusion matrix (rows: true digit, columns: predicted):")
-        print("       " + (0..<confusion.count).map { String(format: "%6d", $0) }.joined())
+        print("       " + (0..<confusion.count).map { String(format: "%6ld", $0) }.joined())
         for (digit, row) in confusion.enumerated() {
-            print(String(format: "  %3d  ", digit) + row.map { String(format: "%6d", $0) }.joined())
+            print(String(format: "  %3ld  ", digit) + row.map { String(format: "%6ld", $0) }.joined())
         }
     }
 }

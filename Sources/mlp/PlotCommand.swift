@@ -85,7 +85,7 @@ struct Scaling: ParsableCommand {
                     let speedup = row.samplesPerSecond / one.samplesPerSecond
                     let efficiency = speedup / Double(row.ranks)
                     if row.ranks > 1 { points.append((Double(row.ranks), speedup)) }
-                    print(String(format: "| %d | %d | %@ | %.0f (%.1f%%) | %.2f× | %.0f%% | %.3f | %.3f | %.3f | %.1f |", size, row.ranks,
+                    print(String(format: "| %ld | %ld | %@ | %.0f (%.1f%%) | %.2f× | %.0f%% | %.3f | %.3f | %.3f | %.1f |", size, row.ranks,
                                  row.exchange, row.samplesPerSecond, row.spreadPercent, speedup, 100 * efficiency,
                                  row.stepMilliseconds, row.computeMilliseconds, row.exchangeMilliseconds, row.validationPercent))
                 }
@@ -138,7 +138,7 @@ struct Scaling: ParsableCommand {
         print("| ranks | batch | exchange | measured step ms | predicted ms | model error |")
         print("|---:|---:|---|---:|---:|---:|")
         for (row, predicted) in checks {
-            print(String(format: "| %d | %d | %@ | %.3f | %.3f | %+.0f%% |", row.ranks, row.batch, row.exchange, row.stepMilliseconds,
+            print(String(format: "| %ld | %ld | %@ | %.3f | %.3f | %+.0f%% |", row.ranks, row.batch, row.exchange, row.stepMilliseconds,
                          predicted * 1e3, 100 * (predicted * 1e3 - row.stepMilliseconds) / row.stepMilliseconds))
         }
     }

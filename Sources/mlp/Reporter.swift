@@ -51,7 +51,7 @@ final class Reporter: TrainingObserver {
         let eta = rate > 0 ? Double((batchesPerEpoch - inEpoch) * trainer.configuration.batchSize) / rate : 0
         let width = 30, filled = width * inEpoch / batchesPerEpoch
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let line = String(format: "epoch %d [%@] %d/%d  %@ samples/s  ETA %@",
+        let line = String(format: "epoch %ld [%@] %ld/%ld  %@ samples/s  ETA %@",
                           iteration / batchesPerEpoch + 1, bar, inEpoch, batchesPerEpoch, grouped(Int(rate)), clock(eta))
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         barShown = true
@@ -62,7 +62,7 @@ final class Reporter: TrainingObserver {
         try csv?.write(RunLog.csvLine(r))
         guard !quiet else { return }
         clearBar()
-        var line = String(format: "epoch %d, minibatch %d/%d, validation error %.2f %%, train loss %.4f, %@ samples/s, %.1f s",
+        var line = String(format: "epoch %ld, minibatch %ld/%ld, validation error %.2f %%, train loss %.4f, %@ samples/s, %.1f s",
                           r.epoch, (r.iteration - 1) % max(1, r.batchesPerEpoch) + 1, r.batchesPerEpoch,
                           r.validationError * 100, r.trainLoss, grouped(Int(r.samplesPerSecond)), r.seconds)
         if let test = r.testError { line += String(format: "; new best, test error %.2f %%", test * 100) }
@@ -74,14 +74,14 @@ final class Reporter: TrainingObserver {
         clearBar()
         try json?.writeLine(RunLog.done(s, profile: profiles))
         let test = s.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "not measured"
-        print(String(format: "Optimization complete. Best validation score of %.2f %% obtained at iteration %d, with test performance %@.",
+        print(String(format: "Optimization complete. Best validation score of %.2f %% obtained at iteration %ld, with test performance %@.",
                      s.bestValidationError * 100, s.bestIteration, test))
         let reason = switch s.stopReason {
         case .patience: "patience ran out"
         case .epochs: "epochs done"
         case .signal: "stopped by \(StopSignal.name(s.signal))"
         }
-        print(String(format: "%d epochs, %d iterations in %.1f s (%.2f epochs/min) on %d rank%@; %@.",
+        print(String(format: "%ld epochs, %ld iterations in %.1f s (%.2f epochs/min) on %ld rank%@; %@.",
                      s.epochs, s.iterations, s.seconds, s.epochsPerMinute, s.worldSize, s.worldSize == 1 ? "" : "s", reason))
         if let profiles { printProfile(profiles, seconds: s.seconds) }
         fflush(nil)
@@ -92,7 +92,7 @@ final class Reporter: TrainingObserver {
         print("  rank   steps   forward  backward  exchange    update  validation(total s)  scoring(s)")
         for (rank, p) in profiles.enumerated() {
             let n = Double(max(1, p.steps))
-            print(String(format: "  %4d %7d %9.3f %9.3f %9.3f %9.3f %9.2f %21.2f", rank, p.steps,
+            print(String(format: "  %4ld %7ld %9.3f %9.3f %9.3f %9.3f %9.2f %21.2f", rank, p.steps,
                          p.forward / n * 1e3, p.backward / n * 1e3, p.exchange / n * 1e3, p.update / n * 1e3, p.validation, p.scoring))
         }
         let root = profiles[0]
@@ -117,7 +117,7 @@ func grouped(_ n: Int) -> String {
 
 func clock(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    return s >= 3600 ? String(format: "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60) : String(format: "%ld:%02ld", s / 60, s % 60)
 }
 
 /// Whether to draw the progress bar: stderr is a terminal and TERM is not `dumb`. Under mpirun a

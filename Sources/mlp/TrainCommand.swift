@@ -36,12 +36,17 @@ struct Train: ParsableCommand {
 
         // Rank 0 alone reads the checkpoint to resume from; every rank gets its verified bytes.
         // `--resume auto` finds it in the checkpoint directory, or starts afresh (rank 0 decides).
-        let resumePath = try world.together { try world.isRoot ? resumeFile() : nil }
+        var resumePathBytes = try world.together { try world.isRoot ? Array((resumeFile() ?? "").utf8) : [] }
+        try world.broadcast(&resumePathBytes, from: 0)   // every rank names the same file in messages
+        let resumePath = resumePathBytes.isEmpty ? nil : String(decoding: resumePathBytes, as: UTF8.self)
         var resumeBytes = try world.together { world.isRoot ? try resumePath.map(Checkpoint.readBytes) ?? [] : [] }
         try world.broadcast(&resumeBytes, from: 0)
-        let resumed = resumeBytes.isEmpty ? nil
-            : try world.together { try Checkpoint.decode(resumeBytes, path: resumePath ?? checkpoints.resume!) }
-        let configuration = try world.together { try trainingConfiguration(resuming: resumed) }
+        let resumed = resumeBytes.isEmpty ? nil : try world.together { try Checkpoint.decode(resumeBytes, path: resumePath!) }
+        let configuration = try world.together { () -> TrainingConfiguration in
+            let c = try trainingConfiguration(resuming: resumed, from: resumePath)
+            try c.architecture.checkFits(batchSize: c.batchSize, memory: InputFile.physicalMemory)
+            return c
+        }
 
         // Rank 0's outputs are checked (and their directories made) before anything heavy starts.
         // A resumed run appends to its logs; a fresh one refuses to bury an earlier run's.
@@ -89,7 +94,10 @@ struct Train: ParsableCommand {
         if world.isRoot { try reporter.finished(summary, profiles: profiles) }
         if summary.stopReason == .signal {
             if world.isRoot {
-                let resumeHint = outputs.checkpoints.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))" }
+                // A command that works as printed: the checkpoint, and the outputs to go on writing.
+                let outputsAgain = [("--checkpoint-dir", checkpoints.checkpointDir), ("--log-json", output.logJson), ("--log-csv", output.logCsv)]
+                    .compactMap { flag, value in value.map { " \(flag) \($0)" } }.joined()
+                let resumeHint = outputs.checkpoints.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))\(outputsAgain)" }
                     ?? "no --checkpoint-dir was given, so nothing was saved"
                 warn("stopped by \(StopSignal.name(summary.signal)) after iteration \(summary.iterations); \(resumeHint)")
             }
@@ -107,11 +115,10 @@ struct Train: ParsableCommand {
 
     /// The run's configuration: the flags over the defaults, or over the checkpoint's values when
     /// resuming, where the flags that define the model and the data order must agree with it.
-    func trainingConfiguration(resuming checkpoint: Checkpoint?) throws -> TrainingConfiguration {
+    func trainingConfiguration(resuming checkpoint: Checkpoint?, from resumePath: String?) throws -> TrainingConfiguration {
         var c = checkpoint?.configuration ?? TrainingConfiguration()
         if let checkpoint {
-            let path = checkpoints.resumesAutomatically ? (checkpoints.checkpointDir! as NSString).appendingPathComponent(Trainer.lastCheckpoint)
-                                                        : checkpoints.resume!
+            let path = resumePath ?? ""
             let stored = checkpoint.configuration
             func agree<T: Equatable>(_ flag: String, _ given: T?, _ saved: T, _ show: (T) -> String) throws {
                 if let given, given != saved { throw CheckpointError.conflict(flag: flag, given: show(given), stored: show(saved), path: path) }

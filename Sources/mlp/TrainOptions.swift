@@ -88,16 +88,14 @@ struct OptimizerOptions: ParsableArguments {
     var shuffle = false
 
     func validate() throws {
-        func check(_ value: Double?, _ flag: String, positive: Bool) throws {
-            guard let value else { return }
-            if !value.isFinite || (positive ? value <= 0 : value < 0) {
-                throw ValidationError("--\(flag) \(value): must be a finite number \(positive ? "> 0" : ">= 0").")
-            }
+        // The same rules the checkpoint decoder applies to the stored values.
+        func check(_ value: Double?, _ flag: String, _ rule: Rules.Rule<Double>) throws {
+            if let value, let must = rule(value) { throw ValidationError("--\(flag) \(value): must be \(must).") }
         }
-        try check(lr, "lr", positive: true)
-        try check(lrDecay, "lr-decay", positive: false)
-        try check(l1, "l1", positive: false)
-        try check(l2, "l2", positive: false)
+        try check(lr, "lr", Rules.positive)
+        try check(lrDecay, "lr-decay", Rules.nonNegative)
+        try check(l1, "l1", Rules.nonNegative)
+        try check(l2, "l2", Rules.nonNegative)
         if let lrReferenceBatch, lrReferenceBatch < 1 { throw ValidationError("--lr-reference-batch \(lrReferenceBatch): must be at least 1.") }
         if let warmupEpochs, warmupEpochs < 0 { throw ValidationError("--warmup-epochs \(warmupEpochs): must be at least 0.") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size \(batchSize): must be at least 1 (and at least the number of ranks).") }

@@ -35,9 +35,9 @@ extension Integration {
             (["--no-such-flag"], "--no-such-flag"),
             (["--data", "/nonexistent/mnist"], "/nonexistent/mnist: no such data directory"),
             (["--data", "/tmp"], "train-images-idx3-ubyte.gz: file not found"),
-            (["--checkpoint-dir", "/nonexistent/x"], "--checkpoint-dir /nonexistent/x: no such directory"),
+            (["--checkpoint-dir", "/proc/nonexistent/x"], "--checkpoint-dir /proc/nonexistent/x: cannot create the directory (/proc/nonexistent: No such file or directory)"),
             (["--resume", "/nonexistent/last.safetensors"], "/nonexistent/last.safetensors: checkpoint not found"),
-            (["--log-json", "/nonexistent/log.jsonl"], "--log-json /nonexistent/log.jsonl: cannot create"),
+            (["--log-json", "/proc/nonexistent/log.jsonl"], "--log-json /proc/nonexistent: cannot create the directory"),
         ]
 
         @Test(arguments: 0..<badFlags.count)
@@ -60,6 +60,15 @@ extension Integration {
 
         /// The tutorial's defaults on 2 ranks are data-parallel: the start block and the log's
         /// `start` record name the way taken (auto, on one node: sharded rows in one shared copy).
+        /// A model too large for the machine is refused before anything is allocated, naming --hidden.
+        @Test func modelTooLargeForMemory() throws {
+            let result = try Launcher.mlp(["train", "--hidden", "1048576,1048576", "--train-limit", "100"], ranks: 2, timeout: 60)
+            #expect(result.status == 2 && result.errorLines.count == 1, "\(result.output)")
+            #expect(result.stderr.contains("--hidden 1048576,1048576: 1100346294282 parameters need") && result.stderr.contains("Use narrower layers."),
+                    "\(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error"))
+        }
+
         @Test func defaultIsDataParallel() throws {
             let s = Scratch()
             let log = s.file("log.jsonl")

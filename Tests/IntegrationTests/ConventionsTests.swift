@@ -100,6 +100,8 @@ extension Integration {
             #expect(!plain.stderr.contains("ETA") && !plain.stderr.contains("epoch 1,"), "\(plain.stderr)")
             let plot = try Launcher.mlp(["plot", s.file("log.jsonl"), "-o", s.file("curves.svg")])
             #expect(plot.status == 0 && plot.stdout.isEmpty && plot.stderr.contains("wrote \(s.file("curves.svg"))"), "\(plot.output)")
+            let svg = (try? String(contentsOfFile: s.file("curves.svg"), encoding: .utf8)) ?? ""
+            #expect(svg.contains("best ") && svg.contains(" %</text>"), "the best validation point is marked with its value")
             _ = FileManager.default.createFile(atPath: s.file("broken.safetensors"), contents: Data([1, 2, 3]))
             let inspect = try Launcher.mlp(["inspect", s.file("broken.safetensors")])
             #expect(inspect.status != 0 && inspect.stderr.hasPrefix("mlp: error: ") && !inspect.stdout.contains("truncated"), "\(inspect.output)")

@@ -53,6 +53,8 @@ extension Integration {
             ("--checkpoint-dir runs/tutorial", " --epochs 1 --train-limit 1000 --eval-limit 500"),
             ("Scripts/scaling-bench.sh", " --seconds 0.2 --strong 20 --weak 16 --out runs/scaling-readme"),
             ("Scripts/compare-peers.sh", " --seconds 0.3 --repeats 1"),
+            ("Scripts/compare-exchanges.sh", " --rounds 1 --seconds 0.2 --batches 20 --out runs/exchanges-readme"),
+            ("--checkpoint-dir runs/requeue", " --train-limit 1000 --eval-limit 500"),
             ("Scripts/soak.sh", " --seconds 5"),
             ("mlp bench", " --seconds 0.2 --repeats 1 --batch-sizes 20"),
             ("Scripts/network-bench.sh", " --seconds 0.2 --batches 20 --out runs/network-readme"),

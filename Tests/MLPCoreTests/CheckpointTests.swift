@@ -45,7 +45,7 @@ import Testing
         #expect(weight["dtype"] as? String == "F32")
         #expect(weight["shape"] as? [Int] == [6, 5])
         #expect(weight["data_offsets"] as? [Int] == [0, 120])
-        #expect((header["__metadata__"] as! [String: String])["format_version"] == "1")
+        #expect((header["__metadata__"] as! [String: String])["format_version"] == "2")
         // Data is the flat parameter buffer, little-endian.
         let first = UInt32(bytes[8 + headerLength]) | UInt32(bytes[9 + headerLength]) << 8 | UInt32(bytes[10 + headerLength]) << 16 | UInt32(bytes[11 + headerLength]) << 24
         #expect(first == sample.parameters.weight(0).base[0].bitPattern)
@@ -68,6 +68,18 @@ import Testing
         } }
     }
 
+    /// The same edit, with the metadata checksum made to match again: what a deliberate editor
+    /// would do, so that the value checks themselves are reached.
+    static func resigned(_ a: String, _ b: String) -> @Sendable ([UInt8]) -> [UInt8] {
+        { bytes in editedHeader(replacing(a, b)(bytes)) { header in
+            var object = try! JSONSerialization.jsonObject(with: Data(header.utf8)) as! [String: Any]
+            var metadata = object["__metadata__"] as! [String: String]
+            metadata["metadata_crc32"] = Checkpoint.metadataCRC(metadata)
+            object["__metadata__"] = metadata
+            return String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        } }
+    }
+
     /// Every bad checkpoint the issue names, with the words its one-line message must contain.
     static let corruptions: [(name: String, corrupt: @Sendable ([UInt8]) -> [UInt8], expected: [String])] = [
         ("truncated to 5 bytes", { Array($0.prefix(5)) }, ["truncated"]),
@@ -83,9 +95,14 @@ import Testing
         ("shape disagrees with the byte count", replacing("\"shape\":[6,5]", "\"shape\":[6,6]"), ["shape [6, 6]", "needs 144 bytes"]),
         ("missing tensor", replacing("\"output.bias\"", "\"output.extra\""), ["no tensor output.bias"]),
         ("checksum mismatch", { b in var b = b; b[b.count - 1] ^= 0x40; return b }, ["checksum", "does not match"]),
-        ("missing metadata key", replacing("\"seed\":\"99\",", ""), ["metadata key seed is missing"]),
-        ("bad metadata value", replacing("\"batch_size\":\"32\"", "\"batch_size\":\"lots\""), ["batch_size", "lots"]),
-        ("newer format version", replacing("\"format_version\":\"1\"", "\"format_version\":\"2\""), ["version 2", "newer"]),
+        ("metadata edited, its checksum not", replacing("\"iteration\":\"5000\"", "\"iteration\":\"9000\""), ["metadata checksum", "header was changed"]),
+        ("missing metadata key", resigned("\"seed\":\"99\",", ""), ["metadata key seed is missing"]),
+        ("bad metadata value", resigned("\"batch_size\":\"32\"", "\"batch_size\":\"lots\""), ["batch_size", "lots"]),
+        ("negative learning rate", resigned("\"learning_rate\":\"0.05\"", "\"learning_rate\":\"-1\""), ["metadata learning_rate = \"-1\" must be a finite number > 0"]),
+        ("negative patience", resigned("\"patience\":\"12345\"", "\"patience\":\"-1\""), ["metadata patience = \"-1\" must be at least 1"]),
+        ("NaN best validation error", resigned("\"best_validation_error\":\"0.0123456789\"", "\"best_validation_error\":\"nan\""), ["best_validation_error", "a fraction in 0...1"]),
+        ("zero batch", resigned("\"batch_size\":\"32\"", "\"batch_size\":\"0\""), ["metadata batch_size = \"0\" must be at least 1"]),
+        ("newer format version", replacing("\"format_version\":\"2\"", "\"format_version\":\"3\""), ["version 3", "newer"]),
         ("not our format", replacing("\"format\":\"swift-mpi-mlp\"", "\"format\":\"pytorch\""), ["format", "pytorch"]),
     ]
 
@@ -147,7 +164,18 @@ import Testing
         let second = Array(first.reversed())
         let path = try writer.write(second, to: "last.safetensors")
         #expect([UInt8](FileManager.default.contents(atPath: path)!) == second)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["last.safetensors"], "no temporary files left behind")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [CheckpointWriter.lockFile, "last.safetensors"],
+                "no temporary files left behind")
+
+        // One trainer per directory: a second writer is refused, naming the first's process.
+        #expect(throws: CheckpointError.inUse(dir.path, holder: "process \(getpid())")) { try CheckpointWriter(directory: dir.path) }
+        // A writer killed mid-write left its temporary file; the next one to take the directory removes it.
+        let other = TemporaryDirectory()
+        write([1, 2], to: other.file(".last.safetensors.tmp.999999999"))
+        write([1, 2], to: other.file(".best.safetensors.tmp.\(getpid())"))   // a live writer's: kept
+        _ = try CheckpointWriter(directory: other.path)
+        #expect(!FileManager.default.fileExists(atPath: other.file(".last.safetensors.tmp.999999999")))
+        #expect(FileManager.default.fileExists(atPath: other.file(".best.safetensors.tmp.\(getpid())")))
 
         _ = try CheckpointWriter(directory: dir.file("made/on/demand"))   // mkdir -p
         var isDirectory: ObjCBool = false
@@ -161,6 +189,6 @@ import Testing
 
     @Test func readErrorsNameTheFile() {
         #expect(throws: CheckpointError.missingFile("/nonexistent.safetensors")) { try Checkpoint.load("/nonexistent.safetensors") }
-        #expect(throws: CheckpointError.unreadable("/tmp", reason: "it is a directory")) { try Checkpoint.load("/tmp") }
+        #expect(throws: CheckpointError.unreadable("/tmp", reason: "it is a directory, not a file")) { try Checkpoint.load("/tmp") }
     }
 }

@@ -66,6 +66,30 @@ import Testing
         #expect(throws: DataError.badLabel(dir.file("l3"), index: 1, value: 12)) { try IDX.readLabels(dir.file("l3")) }
     }
 
+    /// A gzip bomb: a header that promises one image, then 200 MB of zeros. Reading stops one byte
+    /// past the promise (the integration test Hostile.gzipBombStaysSmall measures the memory).
+    @Test func inflatesNoMoreThanTheHeaderPromises() {
+        let dir = TemporaryDirectory()
+        let path = dir.file("bomb.gz")
+        writeGzip(idxBytes(magic: 0x0803, dimensions: [1, 28, 28], data: [UInt8](repeating: 0, count: 200_000_000)), to: path)
+        #expect(throws: DataError.trailingBytes(path, expectedBytes: 16 + 784)) { try IDX.readImages(path) }
+        // A header whose sizes could not fit in memory is refused before anything is allocated.
+        let huge = dir.file("huge")
+        write(idxBytes(magic: 0x0803, dimensions: [4_000_000_000, 28, 28], data: []), to: huge)
+        let error = #expect(throws: DataError.self) { try IDX.readImages(huge) }
+        #expect(error?.description.contains("header promises 4000000000×28×28 bytes, more than this machine's") == true, "\(error.map { "\($0)" } ?? "")")
+    }
+
+    /// A directory or a loop of symbolic links where a file should be: named as what it is.
+    @Test func notAFile() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("d.gz"), withIntermediateDirectories: true)
+        #expect(throws: DataError.notAFile(dir.file("d.gz"), what: "a directory")) { try IDX.readImages(dir.file("d.gz")) }
+        try FileManager.default.createSymbolicLink(atPath: dir.file("a"), withDestinationPath: dir.file("b"))
+        try FileManager.default.createSymbolicLink(atPath: dir.file("b"), withDestinationPath: dir.file("a"))
+        #expect(throws: DataError.notAFile(dir.file("a"), what: "a loop of symbolic links")) { try IDX.readImages(dir.file("a")) }
+    }
+
     @Test func missingFilesAndDirectories() {
         let error = #expect(throws: DataError.self) { try IDX.readImages("/nonexistent/x.gz") }
         #expect(error?.description.contains("not found") == true)

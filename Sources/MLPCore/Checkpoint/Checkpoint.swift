@@ -5,7 +5,8 @@ import Foundation
 
 public struct Checkpoint {
     public static let format = "swift-mpi-mlp"
-    public static let formatVersion = 1
+    /// 2: the metadata carries its own CRC-32 (`metadata_crc32`); version 1 files, without it, still load.
+    public static let formatVersion = 2
 
     public var configuration: TrainingConfiguration  // architecture and hyperparameters of the run
     public var trainSamples: Int                     // size of the training split the epochs count
@@ -40,7 +41,15 @@ public struct Checkpoint {
         }
         var metadata = self.metadata
         metadata["data_crc32"] = Self.crc32(UnsafeRawBufferPointer(parameters.flat))
+        metadata["metadata_crc32"] = Self.metadataCRC(metadata)
         return SafeTensorsFile.encode(metadata: metadata, tensors: tensors)
+    }
+
+    /// CRC-32 of every metadata entry but `metadata_crc32` itself, as sorted `key=value` lines: one
+    /// changed byte anywhere in the header's metadata shows.
+    public static func metadataCRC(_ metadata: [String: String]) -> String {
+        let text = metadata.filter { $0.key != "metadata_crc32" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined()
+        return Array(text.utf8).withUnsafeBytes { crc32($0) }
     }
 
     var metadata: [String: String] {
@@ -93,6 +102,10 @@ public struct Checkpoint {
         let version: Int = try meta.number("format_version")
         guard version <= formatVersion else { throw CheckpointError.newerVersion(path, found: version, supported: formatVersion) }
         guard version >= 1 else { throw CheckpointError.badMetadata(path, key: "format_version", value: String(version)) }
+        if version >= 2 {   // before any value is believed
+            let stored = try meta.string("metadata_crc32"), computed = metadataCRC(file.metadata)
+            guard stored == computed else { throw CheckpointError.metadataChecksumMismatch(path, stored: stored, computed: computed) }
+        }
 
         var configuration = TrainingConfiguration()
         let sizes = try meta.list("layer_sizes")
@@ -132,9 +145,26 @@ public struct Checkpoint {
         state.lossSinceValidation = try meta.number("loss_since_validation")
         state.stepsSinceValidation = try meta.number("steps_since_validation")
         state.elapsedSeconds = try meta.number("elapsed_seconds")
-        guard state.iteration >= 0, state.stopping.validationFrequency >= 1, configuration.batchSize >= 1 else {
-            throw CheckpointError.badMetadata(path, key: "iteration", value: String(state.iteration))
-        }
+        // Every value passes the rule of the flag that sets it (Rules), and the state's own.
+        let sgd = configuration.sgd, stopping = state.stopping
+        try meta.check("learning_rate", sgd.learningRate, Rules.positive)
+        try meta.check("learning_rate_decay", sgd.decay, Rules.nonNegative)
+        try meta.check("l1", sgd.l1, Rules.nonNegative)
+        try meta.check("l2", sgd.l2, Rules.nonNegative)
+        try meta.check("learning_rate_reference_batch", sgd.referenceBatch, Rules.atLeast(1))
+        try meta.check("warmup_epochs", sgd.warmupEpochs, Rules.atLeast(0))
+        try meta.check("batch_size", configuration.batchSize, Rules.atLeast(1))
+        try meta.check("epochs", configuration.epochs, Rules.atLeast(1))
+        try meta.check("initial_patience", configuration.patience, Rules.atLeast(1))
+        try meta.check("iteration", state.iteration, Rules.atLeast(0))
+        try meta.check("patience", stopping.patience, Rules.atLeast(1))
+        try meta.check("validation_frequency", stopping.validationFrequency, Rules.atLeast(1))
+        try meta.check("best_validation_error", stopping.bestValidationError, Rules.fractionOrUnset)
+        try meta.check("best_iteration", stopping.bestIteration + 1, Rules.atLeast(0))
+        if let test = stopping.testErrorAtBest { try meta.check("test_error_at_best", test, Rules.fraction) }
+        try meta.check("loss_since_validation", state.lossSinceValidation, Rules.nonNegative)
+        try meta.check("steps_since_validation", state.stepsSinceValidation, Rules.atLeast(0))
+        try meta.check("elapsed_seconds", state.elapsedSeconds, Rules.nonNegative)
 
         // Tensors: exactly the ones the architecture names, with its shapes, in its order.
         let layout = ParameterLayout(configuration.architecture)
@@ -179,11 +209,27 @@ public struct Checkpoint {
 
     /// The raw bytes of a checkpoint file, with file-level errors named.
     public static func readBytes(_ path: String) throws -> [UInt8] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CheckpointError.missingFile(path) }
-        guard !isDirectory.boolValue else { throw CheckpointError.unreadable(path, reason: "it is a directory") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.unreadable(path, reason: "permission denied") }
-        return [UInt8](data)
+        let file: (descriptor: Int32, size: Int)
+        switch InputFile.open(path) {
+        case .failure(.missing): throw CheckpointError.missingFile(path)
+        case .failure(.notAFile(let what)): throw CheckpointError.unreadable(path, reason: "it is \(what), not a file")
+        case .failure(.unreadable(let reason)): throw CheckpointError.unreadable(path, reason: reason)
+        case .success(let opened): file = opened
+        }
+        defer { close(file.descriptor) }
+        let memory = InputFile.physicalMemory
+        guard memory == 0 || file.size <= memory / 4 else {
+            throw CheckpointError.unreadable(path, reason: "\(file.size) bytes, more than this machine's memory can hold twice")
+        }
+        var bytes = [UInt8](repeating: 0, count: file.size)
+        var filled = 0
+        while filled < file.size {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(file.descriptor, $0.baseAddress! + filled, file.size - filled) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw CheckpointError.unreadable(path, reason: n == 0 ? "it shrank while being read" : String(cString: strerror(errno))) }
+            filled += n
+        }
+        return bytes
     }
 
     private static func copy(_ bytes: [UInt8], _ offset: Int, into target: UnsafeMutablePointer<Float>, count: Int) {
@@ -232,6 +278,11 @@ private struct Metadata {
         let parts = text.split(separator: ",").map { Int($0) }
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { throw CheckpointError.badMetadata(path, key: key, value: text) }
         return parts.map { $0! }
+    }
+
+    /// The value parsed from `key`, held to `rule`; the error names the key and the rule.
+    func check<T>(_ key: String, _ value: T, _ rule: Rules.Rule<T>) throws {
+        if let must = rule(value) { throw CheckpointError.outOfRange(path, key: key, value: values[key] ?? "\(value)", rule: must) }
     }
 
     func flag(_ key: String) throws -> Bool {

@@ -1,21 +1,38 @@
 // Rank 0's checkpoint files, written atomically: a temporary file in the same directory, fsync,
-// rename over the old file, fsync of the directory. A reader never sees half a checkpoint.
+// rename over the old file, fsync of the directory. A reader never sees half a checkpoint. One
+// trainer at a time owns a directory (an advisory lock, held until the process ends).
 import Foundation
 
 /// Writes checkpoint files into one directory, each atomically.
 public struct CheckpointWriter: Sendable {
     public let directory: String
+    private let lock: DirectoryLock
 
-    /// Makes `directory` (and its parents) when missing, as `mkdir -p` does, and checks now, before
-    /// training, that it accepts new files.
+    public static let lockFile = ".mlp.lock"
+
+    /// Makes `directory` (and its parents) when missing, as `mkdir -p` does, checks now, before
+    /// training, that it accepts new files, takes the directory's lock (a second trainer is refused,
+    /// naming the first), and removes the temporary files of writers that died mid-write.
     public init(directory: String) throws {
         try Self.makeDirectory(directory, flag: "--checkpoint-dir")
         self.directory = directory
-        let probe = path(".write-test.\(getpid())")
+        let probe = (directory as NSString).appendingPathComponent(".write-test.\(getpid())")
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno))) }
         close(fd)
         unlink(probe)
+        lock = try DirectoryLock(directory, file: Self.lockFile)
+        removeDeadWritersFiles()
+    }
+
+    /// `.NAME.tmp.PID` files whose process is gone: a writer killed between open and rename.
+    private func removeDeadWritersFiles() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            let parts = name.split(separator: ".")
+            guard name.hasPrefix("."), parts.count >= 3, parts[parts.count - 2] == "tmp",
+                  let pid = pid_t(parts[parts.count - 1]) else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(path(name)) }
+        }
     }
 
     /// `mkdir -p`: each missing component is made in turn; a file in the way, or a place where
@@ -66,4 +83,26 @@ public struct CheckpointWriter: Sendable {
         }
         return final
     }
+}
+
+/// An advisory lock (flock) on a file in a directory, held as long as this object lives: the one
+/// trainer per checkpoint directory. The file holds the holder's pid, for the refusal message.
+final class DirectoryLock: Sendable {
+    private let descriptor: Int32
+
+    init(_ directory: String, file: String) throws {
+        let path = (directory as NSString).appendingPathComponent(file)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno))) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(descriptor)
+            throw CheckpointError.inUse(directory, holder: holder.isEmpty ? "another process" : "process \(holder)")
+        }
+        ftruncate(descriptor, 0)
+        let pid = "\(getpid())\n"
+        _ = pid.withCString { Glibc.write(descriptor, $0, strlen($0)) }
+    }
+
+    deinit { close(descriptor) }   // closing releases the lock
 }

@@ -30,78 +30,114 @@ public enum IDX {
         return array
     }
 
-    /// Reads any unsigned-byte IDX file whose magic number is `magic`.
+    /// Reads any unsigned-byte IDX file whose magic number is `magic`. Nothing is believed before
+    /// it is checked: the header is read first, its sizes are checked against the machine's memory,
+    /// and then exactly that many bytes are read (inflated, for gzip), plus one to tell "longer".
     public static func read(_ path: String, magic expectedMagic: UInt32) throws -> IDXArray {
-        let content = try readDecompressed(path)
-        guard !content.isEmpty else { throw DataError.empty(path) }
-        guard content.count >= 4 else { throw DataError.truncated(path, expectedBytes: 4, foundBytes: content.count) }
-        let magic = bigEndianUInt32(content, at: 0)
-        guard magic == expectedMagic else { throw DataError.badMagic(path, found: magic, expected: expectedMagic) }
-
+        let source = try Source(path)
         let rank = Int(expectedMagic & 0xFF)
         let headerBytes = 4 + 4 * rank
-        guard content.count >= headerBytes else {
-            throw DataError.truncated(path, expectedBytes: headerBytes, foundBytes: content.count)
+        let header = try source.read(headerBytes)
+        guard !header.isEmpty else { throw DataError.empty(path) }
+        guard header.count >= 4 else { throw DataError.truncated(path, expectedBytes: 4, foundBytes: header.count) }
+        let magic = bigEndianUInt32(header, at: 0)
+        guard magic == expectedMagic else { throw DataError.badMagic(path, found: magic, expected: expectedMagic) }
+        guard header.count >= headerBytes else {
+            throw DataError.truncated(path, expectedBytes: headerBytes, foundBytes: header.count)
         }
-        let dimensions = (0..<rank).map { Int(bigEndianUInt32(content, at: 4 + 4 * $0)) }
+        let dimensions = (0..<rank).map { Int(bigEndianUInt32(header, at: 4 + 4 * $0)) }
         let (dataBytes, overflow) = dimensions.reduce((1, false)) { partial, d in
             let (product, o) = partial.0.multipliedReportingOverflow(by: d)
             return (product, partial.1 || o)
         }
-        guard !overflow else { throw DataError.badDimensions(path, found: dimensions, expected: "a size that fits in memory") }
+        // The bytes and their Float32 copy (5 bytes each) must fit in memory with room to spare.
+        let memory = InputFile.physicalMemory
+        guard !overflow, memory == 0 || dataBytes <= memory / 10 else {
+            throw DataError.tooLarge(path, dimensions: dimensions, memory: memory)
+        }
+        let data = try source.read(dataBytes + 1)
         let expected = headerBytes + dataBytes
-        if content.count < expected { throw DataError.truncated(path, expectedBytes: expected, foundBytes: content.count) }
-        if content.count > expected { throw DataError.trailingBytes(path, expectedBytes: expected) }
-        return IDXArray(dimensions: dimensions, bytes: Array(content[headerBytes...]))
+        if data.count < dataBytes {
+            try source.finish()   // a gzip stream cut short says so; a whole one is a short IDX file
+            throw DataError.truncated(path, expectedBytes: expected, foundBytes: headerBytes + data.count)
+        }
+        if data.count > dataBytes { throw DataError.trailingBytes(path, expectedBytes: expected) }
+        try source.finish()
+        return IDXArray(dimensions: dimensions, bytes: data)
     }
 
-    /// The file's bytes, inflated when the name ends in .gz (which then must be gzip data).
-    static func readDecompressed(_ path: String) throws -> [UInt8] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw DataError.missingFile(path)
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw DataError.unreadable(path, reason: "permission denied or not a regular file")
-        }
-        let head = (try? handle.read(upToCount: 2)) ?? Data()
-        try? handle.close()
-        if head.isEmpty { throw DataError.empty(path) }
-        let isGzip = head.count == 2 && head[head.startIndex] == 0x1F && head[head.startIndex + 1] == 0x8B
-        if path.hasSuffix(".gz") && !isGzip {
-            throw DataError.notGzip(path, firstBytes: head.map { String(format: "0x%02x", $0) }.joined(separator: " "))
-        }
-        if !isGzip {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw DataError.unreadable(path, reason: "read failed")
-            }
-            return [UInt8](data)
-        }
-        return try inflate(path)
-    }
+    /// A regular file's bytes, raw or inflated (when it starts as gzip does; a name ending in .gz
+    /// must), read in bounded pieces.
+    final class Source {
+        private let path: String
+        private var descriptor: Int32
+        private var gzip: gzFile?
 
-    private static func inflate(_ path: String) throws -> [UInt8] {
-        guard let file = gzopen(path, "rb") else { throw DataError.unreadable(path, reason: "gzopen failed") }
-        defer { gzclose_r(file) }
-        var content: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-            if n < 0 {
-                var code: Int32 = 0
-                let message = gzerror(file, &code).map { String(cString: $0) } ?? "zlib error \(code)"
-                throw DataError.corruptGzip(path, reason: message)
+        init(_ path: String) throws {
+            self.path = path
+            switch InputFile.open(path) {
+            case .failure(.missing): throw DataError.missingFile(path)
+            case .failure(.notAFile(let what)): throw DataError.notAFile(path, what: what)
+            case .failure(.unreadable(let reason)): throw DataError.unreadable(path, reason: reason)
+            case .success(let file): descriptor = file.descriptor
             }
-            if n == 0 { break }
-            content.append(contentsOf: chunk[0..<Int(n)])
+            var head = [UInt8](repeating: 0, count: 2)
+            let n = pread(descriptor, &head, 2, 0)
+            if n <= 0 { close(descriptor); throw DataError.empty(path) }
+            let isGzip = n == 2 && head[0] == 0x1F && head[1] == 0x8B
+            if path.hasSuffix(".gz") && !isGzip {
+                close(descriptor)
+                throw DataError.notGzip(path, firstBytes: head.prefix(n).map { String(format: "0x%02x", $0) }.joined(separator: " "))
+            }
+            if isGzip {
+                guard let file = gzdopen(descriptor, "rb") else {
+                    close(descriptor)
+                    throw DataError.unreadable(path, reason: "gzdopen failed")
+                }
+                gzip = file
+                descriptor = -1   // gzclose closes it
+            }
         }
-        // gzread reports a missing or damaged trailer only through gzerror once it reaches the end.
-        var code: Int32 = 0
-        let message = gzerror(file, &code).map { String(cString: $0) } ?? ""
-        if code != Z_OK && code != Z_STREAM_END {
-            throw DataError.corruptGzip(path, reason: message.isEmpty ? "zlib error \(code)" : message)
+
+        deinit {
+            if let gzip { gzclose_r(gzip) } else if descriptor >= 0 { close(descriptor) }
         }
-        return content
+
+        /// Up to `count` bytes (fewer at the end of the data).
+        func read(_ count: Int) throws -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: count)
+            var filled = 0
+            while filled < count {
+                let want = min(count - filled, 1 << 30)
+                let n: Int = bytes.withUnsafeMutableBytes { buffer in
+                    if let gzip { return Int(gzread(gzip, buffer.baseAddress! + filled, UInt32(want))) }
+                    return Glibc.read(descriptor, buffer.baseAddress! + filled, want)
+                }
+                if n < 0 && gzip == nil && errno == EINTR { continue }
+                if n < 0 { throw failure() }
+                if n == 0 { break }
+                filled += n
+            }
+            bytes.removeLast(count - filled)
+            return bytes
+        }
+
+        /// After the last read: a gzip stream's missing or damaged trailer shows only now.
+        func finish() throws {
+            guard let gzip else { return }
+            var code: Int32 = 0
+            let message = gzerror(gzip, &code).map { String(cString: $0) } ?? ""
+            if code != Z_OK && code != Z_STREAM_END {
+                throw DataError.corruptGzip(path, reason: message.isEmpty ? "zlib error \(code)" : message)
+            }
+        }
+
+        private func failure() -> DataError {
+            guard let gzip else { return .unreadable(path, reason: String(cString: strerror(errno))) }
+            var code: Int32 = 0
+            let message = gzerror(gzip, &code).map { String(cString: $0) } ?? "zlib error \(code)"
+            return .corruptGzip(path, reason: message)
+        }
     }
 
     private static func bigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {

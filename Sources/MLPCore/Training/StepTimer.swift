@@ -16,4 +16,12 @@ struct StepTimer {
         profile[keyPath: phase] += now - last
         last = now
     }
+
+    /// Seconds that an earlier lap counted but that belong to another phase (the allreduces that
+    /// run inside the backward pass are exchange time).
+    func move(_ seconds: Double, from: WritableKeyPath<StepProfile, Double>, to: WritableKeyPath<StepProfile, Double>,
+              of profile: inout StepProfile) {
+        profile[keyPath: from] -= seconds
+        profile[keyPath: to] += seconds
+    }
 }

@@ -205,8 +205,7 @@ public final class Trainer {
             let (loss, allreduce) = try hiddenUnitsStep.forwardAndBackward(batch, sparseInput: sparseBatch?.all, control: control.base)
             control.loss = loss
             timer.lap(\.forward, of: &profile)
-            profile.forward -= allreduce
-            profile.exchange += allreduce
+            timer.move(allreduce, from: \.forward, to: \.exchange, of: &profile)
         } else {
             // ---- forward over the shard, and the loss ----
             try forward(x, sparseX, batch)                                     // (b, n_1) ... logits (b, 10)
@@ -219,10 +218,8 @@ public final class Trainer {
             timer.lap(\.backward, of: &profile)
             watchdog?.beat(.exchange)
             try exchange.finish()                                             // gradients summed, factor rows gathered
-            let blocked = exchange.takeBlockedSeconds()                       // allreduces inside backward()
-            profile.backward -= blocked
-            profile.exchange += blocked
             timer.lap(\.exchange, of: &profile)
+            timer.move(exchange.takeBlockedSeconds(), from: \.backward, to: \.exchange, of: &profile)   // allreduces inside backward()
         }
 
         // ---- every rank sees the same control block: leave together, or update together ----
