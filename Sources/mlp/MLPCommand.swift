@@ -46,7 +46,7 @@ struct MLPCommand: ParsableCommand {
                 let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
                 let arguments = CommandLine.arguments
                 let help = arguments.count > 1 && !arguments[1].hasPrefix("-") ? "mlp \(arguments[1]) --help" : "mlp --help"
-                FileHandle.standardError.write(Data("mlp: error: \(message) (see `\(help)`)\n".utf8))
+                writeStandardError("mlp: error: \(message) (see `\(help)`)\n")
             }
             // Parse and validation failures are usage errors: exit 2, like other Unix tools.
             Failure.exit(code == .validationFailure ? 2 : code.rawValue)
@@ -65,7 +65,7 @@ enum Failure {
             if error.raisedByEveryRank { return }
         }
         let prefix = (world?.size ?? 1) > 1 ? "mlp: error (rank \(world!.rank)): " : "mlp: error: "
-        FileHandle.standardError.write(Data((prefix + error.description + "\n").utf8))
+        writeStandardError(prefix + error.description + "\n")
         if error is CommunicationError, let world {
             world.abort(exitCode: error.exitCode)
         }
@@ -102,14 +102,27 @@ struct StoppedBySignal: Error {
     let signal: Int32
 }
 
+/// Everything mlp writes to stderr goes through here: write(2) straight to the descriptor, whose
+/// failures (a closed or full stderr) are ignored, where FileHandle.write would stop the process.
+func writeStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    var written = 0
+    while written < bytes.count {
+        let n = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress! + written, $0.count - written) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return }
+        written += n
+    }
+}
+
 /// A note or warning for the person at the terminal (stderr, so that stdout stays the results).
 func warn(_ text: String) {
-    FileHandle.standardError.write(Data("mlp: \(text)\n".utf8))
+    writeStandardError("mlp: \(text)\n")
 }
 
 /// "wrote FILE" and the like: to stderr, beside the progress bar, away from the results.
 func note(_ text: String) {
-    FileHandle.standardError.write(Data("\(text)\n".utf8))
+    writeStandardError("\(text)\n")
 }
 
 /// `mlp --version`: this program's version, and the libraries it runs with.

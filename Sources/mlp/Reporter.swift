@@ -53,7 +53,7 @@ final class Reporter: TrainingObserver {
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let line = String(format: "epoch %ld [%@] %ld/%ld  %@ samples/s  ETA %@",
                           iteration / batchesPerEpoch + 1, bar, inEpoch, batchesPerEpoch, grouped(Int(rate)), clock(eta))
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        writeStandardError("\r\u{1B}[K" + line)
         barShown = true
     }
 
@@ -101,7 +101,7 @@ final class Reporter: TrainingObserver {
     }
 
     private func clearBar() {
-        if barShown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); barShown = false }
+        if barShown { writeStandardError("\r\u{1B}[K"); barShown = false }
     }
 }
 
