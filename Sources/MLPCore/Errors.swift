@@ -232,7 +232,7 @@ public enum CheckpointError: UserFacingError, Equatable {
         case .inUse(let path, let holder):
             return "--checkpoint-dir \(path): another trainer (\(holder)) is using it. Wait for it to finish, or choose another directory."
         case .writeFailed(let path, let reason):
-            return "\(path): writing the checkpoint failed (\(reason)). The previous file, if any, is intact."
+            return "\(path): writing the checkpoint failed (\(reason)). Free some space or choose another --checkpoint-dir; the previous file, if any, is intact."
         }
     }
 

@@ -99,7 +99,10 @@ struct Train: ParsableCommand {
                     .compactMap { flag, value in value.map { " \(flag) \($0)" } }.joined()
                 let resumeHint = outputs.checkpoints.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))\(outputsAgain)" }
                     ?? "no --checkpoint-dir was given, so nothing was saved"
-                warn("stopped by \(StopSignal.name(summary.signal)) after iteration \(summary.iterations); \(resumeHint)")
+                // mpirun passes a Ctrl-C on as SIGTERM, so under it a rank cannot tell the two apart.
+                let underMpirun = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil
+                let which = summary.signal == SIGTERM && underMpirun ? "SIGTERM (from mpirun, which sends it for SIGINT too)" : StopSignal.name(summary.signal)
+                warn("stopped by \(which) after iteration \(summary.iterations); \(resumeHint)")
             }
             throw StoppedBySignal(signal: summary.signal)
         }

@@ -1,5 +1,5 @@
 // Hostile conditions that a user or a scheduler can create: two trainers on one checkpoint
-// directory, the program's own resume hint run as printed, a log on a full disk.
+// directory, the program's own resume hint run as printed, full disks, signals sent twice.
 import Foundation
 import MLPCore
 import TestSupport
@@ -94,6 +94,79 @@ extension Integration {
             #expect(result.status == 1 && !result.timedOut, "\(result.output)")
             #expect(result.stderr.contains("--log-json /dev/full: writing the log failed (No space left on device)"), "\(result.stderr)")
             #expect(!result.stderr.contains("Fatal error"), "\(result.stderr)")
+        }
+
+        /// A small tmpfs that fills up under 2 ranks: first the checkpoints (the second last.safetensors
+        /// does not fit), then, with the checkpoints elsewhere, the log (it cannot grow past its first
+        /// page). Each ends the job with one line naming the file, status 1, and whole checkpoints.
+        @Test func fullTmpfsUnderTwoRanks() throws {
+            let s = Scratch()
+            let disk = s.directory("disk")
+            let mount = try Launcher.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", disk], timeout: 30)
+            try #require(mount.status == 0, "this test mounts a tmpfs and needs root (CI runs as root): \(mount.output)")
+            defer { _ = try? Launcher.run(["umount", "-l", disk], timeout: 30) }
+            let common = ["train", "--train-limit", "1000", "--eval-limit", "200", "--epochs", "50"]
+
+            // Two 1.6 MB checkpoints fit in 4 MB, the temporary third does not.
+            let checkpoints = try Launcher.mlp(common + ["--checkpoint-dir", disk + "/c", "--log-json", disk + "/c/log.jsonl"], ranks: 2, timeout: 60)
+            #expect(checkpoints.status == 1 && !checkpoints.timedOut, "\(checkpoints.output)")
+            #expect(checkpoints.errorLines.count == 1 && checkpoints.stderr.contains("\(disk)/c/last.safetensors: writing the checkpoint failed (write: No space left on device). Free some space"),
+                    "\(checkpoints.stderr)")
+            #expect(!checkpoints.stderr.contains("Fatal error"))
+            let last = try Checkpoint.load(disk + "/c/last.safetensors")   // verified: the previous one, whole
+            #expect(last.state.iteration == 50)
+            #expect(!(try FileManager.default.contentsOfDirectory(atPath: disk + "/c")).contains { $0.contains(".tmp.") }, "the partial file is gone")
+            try FileManager.default.removeItem(atPath: disk + "/c")
+
+            // The log alone on the disk, with one page left: its first 4096 bytes fit, the rest not.
+            let fill = try Launcher.run(["sh", "-c", "head -c $(( $(stat -f -c '%a' \(disk)) * $(stat -f -c '%S' \(disk)) - 4096 )) /dev/zero > \(disk)/fill"], timeout: 30)
+            #expect(fill.status == 0, "\(fill.output)")
+            let log = try Launcher.mlp(common + ["--checkpoint-dir", s.file("c"), "--log-json", disk + "/log.jsonl"], ranks: 2, timeout: 60)
+            #expect(log.status == 1 && !log.timedOut, "\(log.output)")
+            #expect(log.errorLines.count == 1 && log.stderr.contains("--log-json \(disk)/log.jsonl: writing the log failed (No space left on device)"), "\(log.stderr)")
+            #expect(!log.stdout.contains("epoch 50,"), "the run stopped at the failed write")
+            _ = try Checkpoint.load(s.file("c/last.safetensors"))
+        }
+
+        /// Two SIGTERMs and a SIGINT 0.2 s apart. To mpirun itself they are fatal at once (it kills
+        /// the ranks before passing the first on: no stop checkpoint, last.safetensors is the last
+        /// validation's, whole); Scripts/train.sh passes the first as SIGUSR1 and ignores the rest,
+        /// so the stop completes with its checkpoint and the script ends with 143.
+        @Test func signalsSentTwice() throws {
+            func burst(_ pid: pid_t) {
+                kill(pid, SIGTERM); usleep(200_000); kill(pid, SIGTERM); usleep(200_000); kill(pid, SIGINT)
+            }
+            func waitForValidation(_ log: String) {
+                let deadline = Date().addingTimeInterval(60)
+                while logEvents(log).filter({ $0["event"] as? String == "validation" }).isEmpty && Date() < deadline { usleep(20_000) }
+            }
+            let arguments = ["--train-limit", "5000", "--eval-limit", "500", "--epochs", "400"]
+
+            let s = Scratch().linkRepository()
+            var started = Date()
+            let (script, scriptScratch) = try Launcher.start(["bash", "Scripts/train.sh"] + arguments, directory: s.path)
+            waitForValidation(s.file("runs/latest/log.jsonl"))
+            burst(script.pid)
+            let stopped = Launcher.finish(script, scriptScratch, started: started, timeout: 60)
+            #expect(stopped.status == 143 && !stopped.timedOut, "\(stopped.output)")
+            #expect(stopped.stderr.contains("mlp: SIGTERM: every rank stops at its next step"), "\(stopped.stderr)")
+            let iteration = try #require(stopped.stderr.components(separatedBy: "\n").compactMap { line -> Int? in
+                guard let range = line.range(of: "stopped by SIGUSR1 after iteration ") else { return nil }
+                return Int(line[range.upperBound...].prefix { $0.isNumber })
+            }.first, "\(stopped.stderr)")
+            #expect(try Checkpoint.load(s.file("runs/latest/last.safetensors")).state.iteration == iteration, "the stop checkpoint")
+
+            let raw = Scratch()
+            started = Date()
+            let (mpirun, rawScratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary, "train"] + arguments +
+                                                          ["--checkpoint-dir", raw.file("c"), "--log-json", raw.file("log.jsonl")])
+            waitForValidation(raw.file("log.jsonl"))
+            burst(mpirun.pid)
+            let killed = Launcher.finish(mpirun, rawScratch, started: started, timeout: 60)
+            #expect(killed.status != 0 && !killed.timedOut, "\(killed.output)")
+            let validations = logEvents(raw.file("log.jsonl")).filter { $0["event"] as? String == "validation" }
+            #expect(try Checkpoint.load(raw.file("c/last.safetensors")).state.iteration == validations.last?["iteration"] as? Int,
+                    "the last validation's checkpoint, whole")
         }
     }
 }

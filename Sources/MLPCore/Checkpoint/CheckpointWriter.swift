@@ -59,8 +59,9 @@ public struct CheckpointWriter: Sendable {
     public func write(_ bytes: [UInt8], to name: String) throws -> String {
         let final = path(name)
         let temporary = path(".\(name).tmp.\(getpid())")
-        func fail(_ what: String) -> CheckpointError {
-            let reason = "\(what): \(String(cString: strerror(errno)))"
+        func fail(_ what: String, closing fd: Int32? = nil) -> CheckpointError {
+            let reason = "\(what): \(String(cString: strerror(errno)))"   // before close and unlink change errno
+            if let fd { close(fd) }
             unlink(temporary)
             return .writeFailed(final, reason: reason)
         }
@@ -70,10 +71,10 @@ public struct CheckpointWriter: Sendable {
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { close(fd); throw fail("write") }
+            guard n > 0 else { throw fail("write", closing: fd) }
             written += n
         }
-        guard fsync(fd) == 0 else { close(fd); throw fail("fsync") }
+        guard fsync(fd) == 0 else { throw fail("fsync", closing: fd) }
         guard close(fd) == 0 else { throw fail("close") }
         guard rename(temporary, final) == 0 else { throw fail("rename") }
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY)
