@@ -101,6 +101,8 @@ import Testing
         ("negative learning rate", resigned("\"learning_rate\":\"0.05\"", "\"learning_rate\":\"-1\""), ["metadata learning_rate = \"-1\" must be a finite number > 0"]),
         ("negative patience", resigned("\"patience\":\"12345\"", "\"patience\":\"-1\""), ["metadata patience = \"-1\" must be at least 1"]),
         ("NaN best validation error", resigned("\"best_validation_error\":\"0.0123456789\"", "\"best_validation_error\":\"nan\""), ["best_validation_error", "a fraction in 0...1"]),
+        ("NaN l2 (was reported as a learning-rate problem)", resigned("\"l2\":\"2e-05\"", "\"l2\":\"nan\""), ["metadata l2 = \"nan\" must be a finite number >= 0"]),
+        ("an iteration past any run", resigned("\"iteration\":\"5000\"", "\"iteration\":\"99999999999999\""), ["metadata epoch = ", "the iteration 99999999999999 over"]),
         ("zero batch", resigned("\"batch_size\":\"32\"", "\"batch_size\":\"0\""), ["metadata batch_size = \"0\" must be at least 1"]),
         ("newer format version", replacing("\"format_version\":\"2\"", "\"format_version\":\"3\""), ["version 3", "newer"]),
         ("not our format", replacing("\"format\":\"swift-mpi-mlp\"", "\"format\":\"pytorch\""), ["format", "pytorch"]),

@@ -165,6 +165,14 @@ public struct Checkpoint {
         try meta.check("loss_since_validation", state.lossSinceValidation, Rules.nonNegative)
         try meta.check("steps_since_validation", state.stepsSinceValidation, Rules.atLeast(0))
         try meta.check("elapsed_seconds", state.elapsedSeconds, Rules.nonNegative)
+        // The counts agree with one another, so a value edited alone (and re-signed) is caught too.
+        let trainSamples: Int = try meta.number("train_samples")
+        try meta.check("train_samples", trainSamples, Rules.atLeast(1))
+        let batchesPerEpoch = max(1, trainSamples / configuration.batchSize), iteration = state.iteration
+        try meta.check("epoch", try meta.number("epoch") as Int) {
+            $0 == iteration / batchesPerEpoch ? nil : "the iteration \(iteration) over \(batchesPerEpoch) minibatches per epoch, \(iteration / batchesPerEpoch)"
+        }
+        try meta.check("best_iteration", stopping.bestIteration + 1) { $0 <= iteration ? nil : "at most the iteration, \(iteration)" }
 
         // Tensors: exactly the ones the architecture names, with its shapes, in its order.
         let layout = ParameterLayout(configuration.architecture)
@@ -197,7 +205,7 @@ public struct Checkpoint {
         guard evaluation == nil || evaluation == "all" || Int(evaluation!).map({ $0 >= 1 }) == true else {
             throw CheckpointError.badMetadata(path, key: "evaluation_samples", value: evaluation!)
         }
-        return Checkpoint(configuration: configuration, trainSamples: try meta.number("train_samples"),
+        return Checkpoint(configuration: configuration, trainSamples: trainSamples,
                           evaluationSamples: evaluation.flatMap { Int($0) }, state: state,
                           worldSize: try meta.number("world_size"), parameters: parameters)
     }
