@@ -14,48 +14,59 @@ int CMPIShim_initialized(int *flag) { return MPI_Initialized(flag); }
 int CMPIShim_finalized(int *flag) { return MPI_Finalized(flag); }
 int CMPIShim_finalize(void) { return MPI_Finalize(); }
 int CMPIShim_abort(int exit_code) { return MPI_Abort(MPI_COMM_WORLD, exit_code); }
-int CMPIShim_set_errors_return(void) { return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN); }
+int CMPIShim_set_errors_return(void *comm) { return MPI_Comm_set_errhandler((MPI_Comm)comm, MPI_ERRORS_RETURN); }
 
-int CMPIShim_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
-int CMPIShim_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
+void *CMPIShim_comm_world(void) { return (void *)MPI_COMM_WORLD; }
+int CMPIShim_comm_split(void *comm, int color, int key, void **part) {
+    return MPI_Comm_split((MPI_Comm)comm, color, key, (MPI_Comm *)part);
+}
+int CMPIShim_comm_split_node(void *comm, void **node_comm) {
+    return MPI_Comm_split_type((MPI_Comm)comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, (MPI_Comm *)node_comm);
+}
 int CMPIShim_comm_size(void *comm, int *size) { return MPI_Comm_size((MPI_Comm)comm, size); }
 int CMPIShim_comm_rank(void *comm, int *rank) { return MPI_Comm_rank((MPI_Comm)comm, rank); }
+int CMPIShim_comm_free(void **comm) { return MPI_Comm_free((MPI_Comm *)comm); }
 int CMPIShim_processor_name(char *name, int *length) { return MPI_Get_processor_name(name, length); }
 
-int CMPIShim_allreduce_sum_float(float *buffer, int count) {
-    return MPI_Allreduce(MPI_IN_PLACE, buffer, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+int CMPIShim_allreduce_sum_float(void *comm, float *buffer, int count) {
+    return MPI_Allreduce(MPI_IN_PLACE, buffer, count, MPI_FLOAT, MPI_SUM, (MPI_Comm)comm);
 }
-int CMPIShim_allreduce_sum_int64(int64_t *buffer, int count) {
-    return MPI_Allreduce(MPI_IN_PLACE, buffer, count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+int CMPIShim_allreduce_sum_int64(void *comm, int64_t *buffer, int count) {
+    return MPI_Allreduce(MPI_IN_PLACE, buffer, count, MPI_INT64_T, MPI_SUM, (MPI_Comm)comm);
 }
-int CMPIShim_allreduce_max_int64(int64_t *buffer, int count) {
-    return MPI_Allreduce(MPI_IN_PLACE, buffer, count, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+int CMPIShim_allreduce_max_int64(void *comm, int64_t *buffer, int count) {
+    return MPI_Allreduce(MPI_IN_PLACE, buffer, count, MPI_INT64_T, MPI_MAX, (MPI_Comm)comm);
 }
-int CMPIShim_allgather_int64(const int64_t *value, int64_t *all) {
-    return MPI_Allgather(value, 1, MPI_INT64_T, all, 1, MPI_INT64_T, MPI_COMM_WORLD);
+int CMPIShim_allgather_int64(void *comm, const int64_t *value, int64_t *all) {
+    return MPI_Allgather(value, 1, MPI_INT64_T, all, 1, MPI_INT64_T, (MPI_Comm)comm);
 }
-int CMPIShim_allgatherv_float(float *buffer, const int *counts, const int *displacements) {
-    return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, MPI_COMM_WORLD);
+int CMPIShim_allgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements) {
+    return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, (MPI_Comm)comm);
 }
-int CMPIShim_reduce_scatter_sum_float(const float *send, float *receive, const int *counts) {
-    return MPI_Reduce_scatter(send, receive, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+int CMPIShim_reduce_scatter_sum_float(void *comm, const float *send, float *receive, const int *counts) {
+    return MPI_Reduce_scatter(send, receive, counts, MPI_FLOAT, MPI_SUM, (MPI_Comm)comm);
 }
-int CMPIShim_iallgatherv_float(float *buffer, const int *counts, const int *displacements, void **request) {
-    return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, MPI_COMM_WORLD,
+int CMPIShim_iallgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements, void **request) {
+    return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, (MPI_Comm)comm,
                            (MPI_Request *)request);
 }
 int CMPIShim_waitall(int count, void **requests) { return MPI_Waitall(count, (MPI_Request *)requests, MPI_STATUSES_IGNORE); }
-int CMPIShim_bcast_bytes(void *buffer, int count, int root) {
-    return MPI_Bcast(buffer, count, MPI_BYTE, root, MPI_COMM_WORLD);
+int CMPIShim_bcast_bytes(void *comm, void *buffer, int count, int root) {
+    return MPI_Bcast(buffer, count, MPI_BYTE, root, (MPI_Comm)comm);
 }
-int CMPIShim_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
-int CMPIShim_ibarrier(void **request) { return MPI_Ibarrier(MPI_COMM_WORLD, (MPI_Request *)request); }
+int CMPIShim_barrier(void *comm) { return MPI_Barrier((MPI_Comm)comm); }
+int CMPIShim_ibarrier(void *comm, void **request) { return MPI_Ibarrier((MPI_Comm)comm, (MPI_Request *)request); }
 int CMPIShim_test(void **request, int *done) { return MPI_Test((MPI_Request *)request, done, MPI_STATUS_IGNORE); }
 
-int CMPIShim_comm_split_node(void **node_comm) {
-    return MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, (MPI_Comm *)node_comm);
+int CMPIShim_win_allocate_int64(void *comm, int count, int64_t **base, void **window) {
+    return MPI_Win_allocate((MPI_Aint)count * sizeof(int64_t), sizeof(int64_t), MPI_INFO_NULL, (MPI_Comm)comm, base, (MPI_Win *)window);
 }
-int CMPIShim_comm_free(void **comm) { return MPI_Comm_free((MPI_Comm *)comm); }
+int CMPIShim_win_lock_shared(void *window, int rank) { return MPI_Win_lock(MPI_LOCK_SHARED, rank, 0, (MPI_Win)window); }
+int CMPIShim_fetch_add_int64(void *window, int rank, int slot, int64_t add, int64_t *previous) {
+    return MPI_Fetch_and_op(&add, previous, MPI_INT64_T, rank, slot, MPI_SUM, (MPI_Win)window);
+}
+int CMPIShim_win_unlock(void *window, int rank) { return MPI_Win_unlock(rank, (MPI_Win)window); }
+
 int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window) {
     return MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, (MPI_Comm)comm, base, (MPI_Win *)window);
 }

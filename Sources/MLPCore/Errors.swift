@@ -175,8 +175,8 @@ public enum CheckpointError: UserFacingError, Equatable {
     case conflict(flag: String, given: String, stored: String, path: String)
     case notADirectory(String, flag: String)
     case cannotCreateDirectory(String, flag: String, reason: String)
-    case notWritable(String, reason: String)
-    case inUse(String, holder: String)
+    case notWritable(String, reason: String, flag: String = "--checkpoint-dir")
+    case inUse(String, holder: String, flag: String = "--checkpoint-dir")
     case writeFailed(String, reason: String)
 
     public var description: String {
@@ -227,10 +227,10 @@ public enum CheckpointError: UserFacingError, Equatable {
             return "\(flag) \(path): exists and is not a directory. Remove it, or choose another path."
         case .cannotCreateDirectory(let path, let flag, let reason):
             return "\(flag) \(path): cannot create the directory (\(reason)). Choose a place you can write to."
-        case .notWritable(let path, let reason):
-            return "--checkpoint-dir \(path): not writable (\(reason)). Choose a directory you can write to."
-        case .inUse(let path, let holder):
-            return "--checkpoint-dir \(path): another trainer (\(holder)) is using it. Wait for it to finish, or choose another directory."
+        case .notWritable(let path, let reason, let flag):
+            return "\(flag) \(path): not writable (\(reason)). Choose a directory you can write to."
+        case .inUse(let path, let holder, let flag):
+            return "\(flag) \(path): another \(flag == "--out" ? "sweep" : "trainer") (\(holder)) is using it. Wait for it to finish, or choose another directory."
         case .writeFailed(let path, let reason):
             return "\(path): writing the checkpoint failed (\(reason)). Free some space or choose another --checkpoint-dir; the previous file, if any, is intact."
         }

@@ -11,7 +11,7 @@ struct MLPCommand: ParsableCommand {
         abstract: "Train the Theano tutorial's multilayer perceptron on MNIST, data-parallel over MPI.",
         discussion: "Run `mlp train` as one process, or under `mpirun -np P mlp train` on P ranks.",
         version: Versions.text,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Inspect.self, Plot.self, Bench.self, Scaling.self])
+        subcommands: [Train.self, Sweep.self, Evaluate.self, Predict.self, Inspect.self, Plot.self, Bench.self, Scaling.self])
 
     static func main() {
         _ = Launch.underLauncher   // read now: MPI's start sets such variables for a singleton too

@@ -5,6 +5,8 @@ import MLPCore
 
 final class Reporter: TrainingObserver {
     private let quiet: Bool
+    /// False within a sweep: the logs only, the sweep prints one line per configuration.
+    private let terminal: Bool
     private let json: LogFile?
     private let csv: LogFile?
     private let interactive = progressBarWanted()
@@ -16,8 +18,9 @@ final class Reporter: TrainingObserver {
     private let resumed: Bool
 
     /// `resumed`: the run continues from a checkpoint (the logs then go on where they were).
-    init(quiet: Bool, json: LogFile?, csv: LogFile?, resumed: Bool) {
-        self.quiet = quiet
+    init(quiet: Bool, terminal: Bool = true, json: LogFile?, csv: LogFile?, resumed: Bool) {
+        self.quiet = quiet || !terminal
+        self.terminal = terminal
         self.json = json
         self.csv = csv
         self.resumed = resumed
@@ -73,6 +76,7 @@ final class Reporter: TrainingObserver {
     func finished(_ s: TrainingSummary, profiles: [StepProfile]?) throws {
         clearBar()
         try json?.writeLine(RunLog.done(s, profile: profiles))
+        guard terminal else { return }
         let test = s.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "not measured"
         print(String(format: "Optimization complete. Best validation score of %.2f %% obtained at iteration %ld, with test performance %@.",
                      s.bestValidationError * 100, s.bestIteration, test))

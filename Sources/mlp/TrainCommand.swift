@@ -33,6 +33,25 @@ struct Train: ParsableCommand {
         StopSignal.install()
         let world = try Session.start()
         let watchdog = reliability.watchdog > 0 ? Watchdog(timeout: reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
+        let summary = try train(on: world, watchdog: watchdog)
+        if summary.stopReason == .signal {
+            if world.isRoot {
+                // A command that works as printed: the checkpoint, and the outputs to go on writing.
+                let outputsAgain = [("--checkpoint-dir", checkpoints.checkpointDir), ("--log-json", output.logJson), ("--log-csv", output.logCsv)]
+                    .compactMap { flag, value in value.map { " \(flag) \($0)" } }.joined()
+                let resumeHint = checkpoints.checkpointDir.map {
+                    "resume with: mlp train --resume \(($0 as NSString).appendingPathComponent(Trainer.lastCheckpoint))\(outputsAgain)"
+                } ?? "no --checkpoint-dir was given, so nothing was saved"
+                warn("stopped by \(StopSignal.describe(summary.signal)) after iteration \(summary.iterations); \(resumeHint)")
+            }
+            throw StoppedBySignal(signal: summary.signal)
+        }
+    }
+
+    /// Everything `mlp train` does, on `world`: the job's world, or one group of `mlp sweep` (which
+    /// keeps one watchdog for all its trainings, and reads the data once for them all).
+    func train(on world: MPICommunicator, watchdog: Watchdog?, data loaded: MNIST? = nil, terminal: Bool = true) throws -> TrainingSummary {
+        watchdog?.beat(.setup)
 
         // Rank 0 alone reads the checkpoint to resume from; every rank gets its verified bytes.
         // `--resume auto` finds it in the checkpoint directory, or starts afresh (rank 0 decides).
@@ -60,7 +79,7 @@ struct Train: ParsableCommand {
 
         // Every rank reads the data itself; one rank's failure ends them all, with its message. A
         // resumed run reads as many samples as the checkpoint's run did, unless told otherwise.
-        let mnist = try world.together {
+        let mnist = try loaded ?? world.together {
             try MNIST.load(directory: data.directory,
                            trainLimit: data.trainLimit ?? resumed.map(\.trainSamples),
                            evalLimit: data.evalLimit ?? resumed?.evaluationSamples)
@@ -81,8 +100,8 @@ struct Train: ParsableCommand {
         trainer.watchdog = watchdog
         // While rank 0 validates, the other ranks on its node sleep: it may use their cores too.
         trainer.validationThreads = BLAS.scoringThreads()
-        let reporter = Reporter(quiet: output.quiet, json: outputs.json, csv: outputs.csv, resumed: resumed != nil)
-        if world.isRoot && !output.quiet { printStart(trainer, resumedFrom: resumed, from: resumePath) }
+        let reporter = Reporter(quiet: output.quiet, terminal: terminal, json: outputs.json, csv: outputs.csv, resumed: resumed != nil)
+        if world.isRoot && !output.quiet && terminal { printStart(trainer, resumedFrom: resumed, from: resumePath) }
         if world.isRoot && checkpoints.resumesAutomatically && resumed == nil {
             warn("--resume auto: no \(outputs.checkpoints!.path(Trainer.lastCheckpoint)) yet, so this run starts afresh")
         }
@@ -92,20 +111,7 @@ struct Train: ParsableCommand {
 
         let profiles = output.profile ? try gatherProfiles(trainer) : nil
         if world.isRoot { try reporter.finished(summary, profiles: profiles) }
-        if summary.stopReason == .signal {
-            if world.isRoot {
-                // A command that works as printed: the checkpoint, and the outputs to go on writing.
-                let outputsAgain = [("--checkpoint-dir", checkpoints.checkpointDir), ("--log-json", output.logJson), ("--log-csv", output.logCsv)]
-                    .compactMap { flag, value in value.map { " \(flag) \($0)" } }.joined()
-                let resumeHint = outputs.checkpoints.map { "resume with: mlp train --resume \($0.path(Trainer.lastCheckpoint))\(outputsAgain)" }
-                    ?? "no --checkpoint-dir was given, so nothing was saved"
-                // mpirun passes a Ctrl-C on as SIGTERM, so under it a rank cannot tell the two apart.
-                let underMpirun = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil
-                let which = summary.signal == SIGTERM && underMpirun ? "SIGTERM (from mpirun, which sends it for SIGINT too)" : StopSignal.name(summary.signal)
-                warn("stopped by \(which) after iteration \(summary.iterations); \(resumeHint)")
-            }
-            throw StoppedBySignal(signal: summary.signal)
-        }
+        return summary
     }
 
     /// Rank 0: the checkpoint to resume from: --resume FILE, or with --resume auto the checkpoint

@@ -2,7 +2,9 @@
    Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE, ...) are macros over casts
    of global symbols that Swift cannot import, so each call that needs them gets a one-line body in
    shim.c. Every function returns an MPI error code (MPI_SUCCESS == CMPIShim_success()) unless noted.
-   Everything works on MPI_COMM_WORLD. No training logic belongs here. */
+   Communicators, windows and requests travel as opaque pointers (Open MPI's MPI_Comm, MPI_Win and
+   MPI_Request are pointers to its own structs); every call names the communicator it works on.
+   No training logic belongs here. */
 #ifndef CMPISHIM_H
 #define CMPISHIM_H
 
@@ -20,35 +22,40 @@ int CMPIShim_init_thread(int required, int *provided);
 int CMPIShim_initialized(int *flag);
 int CMPIShim_finalized(int *flag);
 int CMPIShim_finalize(void);
-int CMPIShim_abort(int exit_code);
-int CMPIShim_set_errors_return(void);
+int CMPIShim_abort(int exit_code);                 /* the whole job, whatever the communicator */
+int CMPIShim_set_errors_return(void *comm);
 
-/* Who am I */
-int CMPIShim_rank(int *rank);
-int CMPIShim_size(int *size);
-int CMPIShim_processor_name(char *name, int *length);
-
-/* Collectives on MPI_COMM_WORLD */
-int CMPIShim_allreduce_sum_float(float *buffer, int count);                 /* in place */
-int CMPIShim_allreduce_sum_int64(int64_t *buffer, int count);               /* in place */
-int CMPIShim_allreduce_max_int64(int64_t *buffer, int count);               /* in place */
-int CMPIShim_allgather_int64(const int64_t *value, int64_t *all);           /* one value per rank */
-int CMPIShim_allgatherv_float(float *buffer, const int *counts, const int *displacements); /* in place */
-int CMPIShim_reduce_scatter_sum_float(const float *send, float *receive, const int *counts);
-/* Nonblocking forms; a request travels as an opaque pointer (Open MPI's MPI_Request is a pointer). */
-int CMPIShim_iallgatherv_float(float *buffer, const int *counts, const int *displacements, void **request);
-int CMPIShim_waitall(int count, void **requests);
-int CMPIShim_bcast_bytes(void *buffer, int count, int root);
-int CMPIShim_barrier(void);
-int CMPIShim_ibarrier(void **request);
-int CMPIShim_test(void **request, int *done);
-
-/* A node's shared memory (MPI-3 shared windows). Communicators and windows travel as opaque
-   pointers: Open MPI's MPI_Comm and MPI_Win are pointers to its own structs. */
-int CMPIShim_comm_split_node(void **node_comm);   /* the ranks sharing this rank's node */
+/* Communicators */
+void *CMPIShim_comm_world(void);                   /* MPI_COMM_WORLD (returns the handle, no code) */
+int CMPIShim_comm_split(void *comm, int color, int key, void **part);   /* ranks of one color */
+int CMPIShim_comm_split_node(void *comm, void **node_comm);             /* the ranks sharing this rank's node */
 int CMPIShim_comm_size(void *comm, int *size);
 int CMPIShim_comm_rank(void *comm, int *rank);
 int CMPIShim_comm_free(void **comm);
+int CMPIShim_processor_name(char *name, int *length);
+
+/* Collectives */
+int CMPIShim_allreduce_sum_float(void *comm, float *buffer, int count);                 /* in place */
+int CMPIShim_allreduce_sum_int64(void *comm, int64_t *buffer, int count);               /* in place */
+int CMPIShim_allreduce_max_int64(void *comm, int64_t *buffer, int count);               /* in place */
+int CMPIShim_allgather_int64(void *comm, const int64_t *value, int64_t *all);           /* one value per rank */
+int CMPIShim_allgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements); /* in place */
+int CMPIShim_reduce_scatter_sum_float(void *comm, const float *send, float *receive, const int *counts);
+int CMPIShim_iallgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements, void **request);
+int CMPIShim_waitall(int count, void **requests);
+int CMPIShim_bcast_bytes(void *comm, void *buffer, int count, int root);
+int CMPIShim_barrier(void *comm);
+int CMPIShim_ibarrier(void *comm, void **request);
+int CMPIShim_test(void **request, int *done);
+
+/* One-sided: a window of int64 counters at one rank, and an atomic fetch-and-add on it (passive
+   target: the rank that holds it need not take part). */
+int CMPIShim_win_allocate_int64(void *comm, int count, int64_t **base, void **window);
+int CMPIShim_win_lock_shared(void *window, int rank);
+int CMPIShim_fetch_add_int64(void *window, int rank, int slot, int64_t add, int64_t *previous);
+int CMPIShim_win_unlock(void *window, int rank);
+
+/* A node's shared memory (MPI-3 shared windows) */
 int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window);
 int CMPIShim_win_shared_query(void *window, int rank, void **base);
 int CMPIShim_win_lock_all(void *window);

@@ -13,15 +13,16 @@ public struct CheckpointWriter: Sendable {
     /// Makes `directory` (and its parents) when missing, as `mkdir -p` does, checks now, before
     /// training, that it accepts new files, takes the directory's lock (a second trainer is refused,
     /// naming the first), and removes the temporary files of writers that died mid-write.
-    public init(directory: String) throws {
-        try Self.makeDirectory(directory, flag: "--checkpoint-dir")
+    /// `flag`: the option that named the directory, for messages.
+    public init(directory: String, flag: String = "--checkpoint-dir") throws {
+        try Self.makeDirectory(directory, flag: flag)
         self.directory = directory
         let probe = (directory as NSString).appendingPathComponent(".write-test.\(getpid())")
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno)), flag: flag) }
         close(fd)
         unlink(probe)
-        lock = try DirectoryLock(directory, file: Self.lockFile)
+        lock = try DirectoryLock(directory, file: Self.lockFile, flag: flag)
         removeDeadWritersFiles()
     }
 
@@ -91,14 +92,14 @@ public struct CheckpointWriter: Sendable {
 final class DirectoryLock: Sendable {
     private let descriptor: Int32
 
-    init(_ directory: String, file: String) throws {
+    init(_ directory: String, file: String, flag: String) throws {
         let path = (directory as NSString).appendingPathComponent(file)
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { throw CheckpointError.notWritable(directory, reason: String(cString: strerror(errno)), flag: flag) }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(descriptor)
-            throw CheckpointError.inUse(directory, holder: holder.isEmpty ? "another process" : "process \(holder)")
+            throw CheckpointError.inUse(directory, holder: holder.isEmpty ? "another process" : "process \(holder)", flag: flag)
         }
         ftruncate(descriptor, 0)
         let pid = "\(getpid())\n"

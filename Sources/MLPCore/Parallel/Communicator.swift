@@ -28,8 +28,9 @@ public protocol Communicator: AnyObject {
     /// sum (`counts[r]` floats, blocks in rank order) in `receive`.
     func reduceScatterSum(_ send: UnsafePointer<Float>, into receive: UnsafeMutablePointer<Float>, counts: [Int32]) throws
     /// Waits for every rank without spinning: for ranks that idle while rank 0 validates, so that
-    /// rank 0 can use the whole node. Sleeps `firstNap` seconds, then checks every 100 µs.
-    func barrierSleeping(firstNap: Double) throws
+    /// rank 0 can use the whole node. Sleeps `firstNap` seconds, then checks every 100 µs, calling
+    /// `waiting` (if given) between checks.
+    func barrierSleeping(firstNap: Double, waiting: (() -> Void)?) throws
     /// Root's bytes to every rank; the others' arrays are resized to fit.
     func broadcast(_ bytes: inout [UInt8], from root: Int) throws
     func barrier() throws
@@ -47,6 +48,7 @@ public protocol Communicator: AnyObject {
 
 extension Communicator {
     public var isRoot: Bool { rank == 0 }
+    public func barrierSleeping(firstNap: Double) throws { try barrierSleeping(firstNap: firstNap, waiting: nil) }
 }
 
 extension Communicator {

@@ -28,6 +28,8 @@ public struct Chart: Sendable {
     public var yFrom: Double?      // force the y axis to start here (e.g. 0; ignored on a log axis)
     /// Points to mark with a ring and their label (the best validation error).
     public var marks: [(x: Double, y: Double, label: String)] = []
+    /// x ticks with labels of their own (a sweep's values, placed by the caller); else ticks are chosen.
+    public var xTicks: [(x: Double, label: String)] = []
 
     public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logY: Bool = false,
                 yFrom: Double? = nil, marks: [(x: Double, y: Double, label: String)] = []) {
@@ -122,9 +124,10 @@ public struct Chart: Sendable {
         let xTicks: [Double] = logX || (distinct.count <= 12 && distinct.allSatisfy { $0 == $0.rounded() } && distinct.count > 1 && distinct.last! <= 4096)
             ? distinct
             : Self.ticks(xs.0, xs.1)
-        for x in xTicks {
+        let labelled = self.xTicks.isEmpty ? xTicks.map { ($0, Self.label($0)) } : self.xTicks.map { ($0.x, $0.label) }
+        for (x, label) in labelled {
             out += "<line x1=\"\(f(px(x)))\" y1=\"\(top + upper)\" x2=\"\(f(px(x)))\" y2=\"\(top + upper + plotHeight)\" stroke=\"#f0f0f0\"/>\n"
-            out += "<text x=\"\(f(px(x)))\" y=\"\(top + upper + plotHeight + 16)\" text-anchor=\"middle\">\(Self.label(x))</text>\n"
+            out += "<text x=\"\(f(px(x)))\" y=\"\(top + upper + plotHeight + 16)\" text-anchor=\"middle\">\(escape(label))</text>\n"
         }
         out += "<rect x=\"\(left)\" y=\"\(top + upper)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#333\"/>\n"
         out += "<text x=\"\(left + plotWidth / 2)\" y=\"\(top + height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"

@@ -27,6 +27,13 @@ public enum StopSignal {
     /// The signal number received, or 0.
     public static var pending: Int32 { received.load(ordering: .relaxed) }
 
+    /// The name, and for SIGTERM under mpirun that it may have been a Ctrl-C: mpirun passes SIGINT
+    /// on as SIGTERM, so a rank cannot tell the two apart.
+    public static func describe(_ number: Int32) -> String {
+        let underMpirun = getenv("OMPI_COMM_WORLD_SIZE") != nil
+        return number == SIGTERM && underMpirun ? "SIGTERM (from mpirun, which sends it for SIGINT too)" : name(number)
+    }
+
     public static func name(_ number: Int32) -> String {
         switch number {
         case SIGTERM: return "SIGTERM"

@@ -1,0 +1,277 @@
+// `mlp sweep`: the tutorial's hyper-parameter search inside one mpirun. The world is split into
+// groups of --ranks-per-run ranks; each group trains one configuration at a time, data-parallel
+// within the group, with everything `mlp train` does, and draws the next configuration when it
+// finishes (a shared counter, so cheap configurations do not wait for dear ones). World rank 0
+// writes the tables and the plot. With --halving E, the better half goes on at each rung.
+import ArgumentParser
+import Foundation
+import MLPCore
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train every combination of hyper-parameter lists, one group of ranks per configuration.",
+        discussion: """
+            Lists are comma-separated (--lr 0.1,0.01 --hidden 100,500 --l2 0,1e-4); every other flag \
+            is `mlp train`'s and holds for every configuration (--epochs, --patience, --seed, \
+            --train-limit, ...). Each configuration gets a folder under --out with its JSON log and \
+            checkpoints; results.csv, results.md, results.jsonl and results.svg sum them up, best \
+            validation error first. Rerunning the same command skips what is done and resumes the \
+            rest. Exit status: 0 done (whatever the configurations' own outcomes), 1 failed, 2 bad \
+            usage, 128+N stopped by signal N.
+            """)
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning rates η₀. (default: 0.01)", valueName: "list")) var lr: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Hidden widths; 500x300 is two layers. (default: 500)", valueName: "list")) var hidden: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("L1 penalties. (default: 0)", valueName: "list")) var l1: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Squared-L2 penalties. (default: 0.0001)", valueName: "list")) var l2: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Global minibatch sizes. (default: 20)", valueName: "list")) var batchSize: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning-rate decays d. (default: 0)", valueName: "list")) var lrDecay: String?
+
+    @Option(help: ArgumentHelp("Ranks that train one configuration together; must divide the number of ranks, so that every configuration trains on as many ranks (and a rerun gives the same bits).", valueName: "n"))
+    var ranksPerRun = 1
+
+    @Option(help: ArgumentHelp("Folder for the configurations' folders and the results (made if missing).", valueName: "dir"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Successive halving: every configuration trains E epochs, the better half by validation error goes on to 2E, 4E, ... up to --epochs.", valueName: "E"))
+    var halving: Int?
+
+    /// The other flags: `mlp train`'s, the same for every configuration.
+    @Argument(parsing: .allUnrecognized, help: .hidden) var trainFlags: [String] = []
+
+    /// Flags that the sweep sets for each configuration itself.
+    static let ownedFlags = ["--checkpoint-dir", "--log-json", "--log-csv", "--resume", "--quiet"]
+
+    func validate() throws {
+        if let owned = trainFlags.first(where: { flag in Self.ownedFlags.contains { flag == $0 || flag.hasPrefix($0 + "=") } }) {
+            throw ValidationError("\(owned): mlp sweep writes each configuration's checkpoints and log into its folder under --out; drop \(owned).")
+        }
+        if ranksPerRun < 1 { throw ValidationError("--ranks-per-run \(ranksPerRun): must be at least 1.") }
+        if let halving, halving < 1 { throw ValidationError("--halving \(halving): must be at least 1 epoch.") }
+        let plan = try self.plan()   // every configuration's flags, checked as `mlp train` checks them
+        if let halving, halving >= plan.epochs {
+            throw ValidationError("--halving \(halving): must be smaller than --epochs \(plan.epochs), or there is nothing to halve.")
+        }
+    }
+
+    /// The swept lists, their configurations, and what every configuration shares.
+    struct Plan {
+        var lists: [(SweepParameter, [String])]
+        var points: [SweepPoint]
+        var epochs: Int
+        var rungs: [Int]
+        /// The flags of `mlp train` for one configuration.
+        var train: (SweepPoint) throws -> Train
+    }
+
+    func plan() throws -> Plan {
+        let given: [(SweepParameter, String?)] = [(.lr, lr), (.hidden, hidden), (.l1, l1), (.l2, l2), (.batchSize, batchSize), (.lrDecay, lrDecay)]
+        let lists = try given.compactMap { parameter, list in
+            try list.map { list in
+                do { return (parameter, try SweepGrid.values(parameter, list)) } catch let e as SweepGrid.ListError { throw ValidationError(e.description) }
+            }
+        }
+        let points = SweepGrid.points(lists)
+        let flags = trainFlags
+        // `mlp train`'s own parser and checks, with its messages (which name the flag).
+        let train = { (point: SweepPoint) throws -> Train in
+            do { return try Train.parse(flags + point.trainArguments) } catch { throw ValidationError(Train.message(for: error)) }
+        }
+        for point in points { _ = try train(point) }   // a value `mlp train` refuses is refused here, naming its flag
+        let epochs = try train(points[0]).optimizer.epochs ?? TrainingConfiguration().epochs
+        return Plan(lists: lists, points: points, epochs: epochs, rungs: Halving.rungs(every: halving, epochs: epochs), train: train)
+    }
+
+    func run() throws {
+        StopSignal.install()
+        let world = try Session.start()
+        let plan = try self.plan()
+        let groups = world.size / max(1, ranksPerRun)
+        try world.together {
+            if ranksPerRun > world.size {
+                throw ConfigurationError("--ranks-per-run \(ranksPerRun) is larger than the \(world.size) rank\(world.size == 1 ? "" : "s") of this job. Use at most \(world.size), or start more ranks.")
+            }
+            if world.size % ranksPerRun != 0 {
+                throw ConfigurationError("--ranks-per-run \(ranksPerRun) does not divide the \(world.size) ranks: every configuration trains on the same number of ranks. Use a divisor of \(world.size).")
+            }
+            if groups > plan.points.count {
+                throw ConfigurationError("\(groups) groups of \(ranksPerRun) rank\(ranksPerRun == 1 ? "" : "s") for \(plan.points.count) configuration\(plan.points.count == 1 ? "" : "s"): some groups would have nothing to do. Use a larger --ranks-per-run or fewer ranks.")
+            }
+        }
+        let group = try world.split(color: world.rank / ranksPerRun, key: world.rank)
+        let first = try plan.train(plan.points[0])
+        let folders = SweepFolders(out: out)
+        try world.together { if world.isRoot { try folders.prepare(settings: settings(plan)) } }
+        // Every group's root writes into --out: it must see the same folder as rank 0.
+        try world.together { if group.isRoot && !world.isRoot { try folders.checkShared(rank: world.rank, host: world.processorName) } }
+        let data = try world.together {
+            try MNIST.load(directory: first.data.directory, trainLimit: first.data.trainLimit, evalLimit: first.data.evalLimit)
+        }
+        let watchdog = first.reliability.watchdog > 0 ? Watchdog(timeout: first.reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
+        let counter = try WorkCounter(world, slots: plan.rungs.count)
+        if world.isRoot {
+            print("mlp sweep: \(plan.points.count) configurations, \(groups) group\(groups == 1 ? "" : "s") of \(ranksPerRun) rank\(ranksPerRun == 1 ? "" : "s"), "
+                  + (plan.rungs.count > 1 ? "successive halving at epochs \(plan.rungs.map(String.init).joined(separator: ", "))" : "up to \(plan.epochs) epochs each")
+                  + "; results in \(out)")
+            fflush(nil)
+        }
+
+        // Dear configurations first (more parameters, smaller batches), so that none starts last.
+        var participants = plan.points.enumerated().sorted { a, b in
+            let x = cost(a.element), y = cost(b.element)
+            return x != y ? x > y : a.offset < b.offset
+        }.map(\.element)
+        let started = Date()
+        var stoppedBy: Int32 = 0
+        for (rung, epochs) in plan.rungs.enumerated() {
+            while stoppedBy == 0 {
+                // The group's root draws the next configuration for the whole group, or passes on a
+                // signal as its negative.
+                let drawn = try group.rootsValue(group.isRoot ? (StopSignal.pending != 0 ? -Int(StopSignal.pending) : try counter.next(slot: rung)) : 0)
+                if drawn < 0 { stoppedBy = Int32(-drawn); break }
+                guard drawn < participants.count else { break }
+                let point = participants[drawn]
+                if let signal = try train(point, rung: rung, epochs: epochs, plan: plan, group: group, world: world, data: data,
+                                          watchdog: watchdog, folders: folders) {
+                    stoppedBy = signal
+                }
+            }
+            // Every group waits (asleep, so that the groups still training have the cores) for the
+            // rung to end; then all agree whether a signal stopped any of them.
+            try world.barrierSleeping(firstNap: 0) { watchdog?.beat(.finishing) }
+            var stop = [Int64(stoppedBy)]
+            try world.allreduceMax(&stop)
+            stoppedBy = Int32(stop[0])
+            var next: [UInt8] = []
+            if world.isRoot {
+                let results = try folders.results(plan.points)
+                try folders.writeTables(results, lists: plan.lists, order: plan.points, halving: halving != nil)
+                if stoppedBy == 0 && rung + 1 < plan.rungs.count {
+                    let here = results.filter { r in participants.contains(r.point) }
+                    let survivors = Halving.survivors(of: here, rung: rung, order: plan.points)
+                    next = Array(survivors.map { String(plan.points.firstIndex(of: $0)!) }.joined(separator: ",").utf8)
+                    print("rung \(rung + 1) (\(epochs) epochs) done: \(survivors.count) of \(here.count) go on to \(plan.rungs[rung + 1]) epochs")
+                    fflush(nil)
+                }
+            }
+            if stoppedBy != 0 { break }
+            try world.broadcast(&next, from: 0)
+            participants = String(decoding: next, as: UTF8.self).split(separator: ",").map { plan.points[Int($0)!] }
+            if participants.isEmpty { break }
+        }
+        try counter.release()
+        try group.release()
+
+        if world.isRoot {
+            let results = try folders.results(plan.points)
+            if stoppedBy != 0 {
+                warn("stopped by \(StopSignal.describe(stoppedBy)): \(results.count) of \(plan.points.count) configurations done, the others keep their checkpoints; run the same command again to finish")
+            } else {
+                printSummary(results, plan: plan, seconds: Date().timeIntervalSince(started))
+            }
+        }
+        if stoppedBy != 0 { throw StoppedBySignal(signal: stoppedBy) }
+    }
+
+    /// Trains one configuration up to `epochs` on `group` and records its result in its folder.
+    /// Returns the signal if one stopped it (its checkpoint written, no result recorded).
+    private func train(_ point: SweepPoint, rung: Int, epochs: Int, plan: Plan, group: MPICommunicator, world: MPICommunicator,
+                       data: MNIST, watchdog: Watchdog?, folders: SweepFolders) throws -> Int32? {
+        let folder = folders.folder(point)
+        // The group's root decides from the folder: done already (a rerun), go on from the last
+        // checkpoint, or start afresh.
+        let decision = try group.together { group.isRoot ? try folders.decide(point, rung: rung, epochs: epochs).rawValue : 0 }
+        let start = SweepFolders.Start(rawValue: Int64(try group.rootsValue(Int(decision))))!
+        if start == .done { return nil }
+        var previous = group.isRoot ? folders.result(point) : nil
+
+        var train = try plan.train(point)
+        train.optimizer.epochs = epochs
+        train.checkpoints.checkpointDir = folder
+        train.checkpoints.resume = start == .resume ? (folder as NSString).appendingPathComponent(Trainer.lastCheckpoint) : nil
+        train.output.logJson = (folder as NSString).appendingPathComponent("log.jsonl")
+        let comm = try group.duplicate()
+        var outcome: (status: SweepResult.Status, summary: TrainingSummary?, reason: String)
+        do {
+            let summary = try train.train(on: comm, watchdog: watchdog, data: data, terminal: false)
+            if summary.stopReason == .signal {
+                try comm.release()
+                return summary.signal
+            }
+            outcome = (summary.stopReason == .patience ? .patience : .done, summary, "")
+        } catch let error as CommunicationError {
+            throw error   // MPI itself failed: the job ends, as for mlp train
+        } catch let error as TrainingError {
+            if case .nonFinite = error { outcome = (.diverged, nil, error.description) } else { outcome = (.failed, nil, error.description) }
+        } catch let error as UserFacingError {
+            outcome = (.failed, nil, error.description)
+        }
+        try comm.release()
+        guard group.isRoot else { return nil }
+
+        let configuration = try train.trainingConfiguration(resuming: nil, from: nil)
+        let s = outcome.summary
+        let best = s.flatMap { $0.bestValidationError.isFinite ? $0.bestValidationError : nil }
+        var rungErrors = previous?.rungErrors ?? []
+        if outcome.status == .done || outcome.status == .patience { rungErrors = Array(rungErrors.prefix(rung)) + [best] }
+        previous = nil
+        let result = SweepResult(
+            point: point, settings: settingsColumns(configuration), bestValidationError: best, bestIteration: s?.bestIteration ?? 0,
+            testError: s?.testError, epochs: s?.epochs ?? 0, seconds: s?.seconds ?? 0, ranks: group.size, status: outcome.status,
+            rung: rung + 1, rungEpochs: epochs, rungErrors: rungErrors, reason: outcome.reason)
+        try folders.record(result)
+        let figures = best.map { String(format: "validation %.2f %% at iteration %ld, test %@", $0 * 100, result.bestIteration,
+                                        result.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "–") } ?? outcome.reason
+        print("[group \(world.rank / ranksPerRun)] \(point.description): \(outcome.status.rawValue), \(figures), \(result.epochs) epochs in \(String(format: "%.1f", result.seconds)) s")
+        fflush(nil)
+        return nil
+    }
+
+    /// The table's setting columns, from the configuration the run used.
+    private func settingsColumns(_ c: TrainingConfiguration) -> [String: String] {
+        ["lr": compact(c.sgd.learningRate), "hidden": c.architecture.hiddenSizes.map(String.init).joined(separator: "x"),
+         "l1": compact(c.sgd.l1), "l2": compact(c.sgd.l2), "batch_size": String(c.batchSize), "lr_decay": compact(c.sgd.decay)]
+    }
+
+    /// What a rerun must share with the first run for its folders to mean the same: every flag
+    /// but the lists (a rerun may add values) and the ranks (a checkpoint resumes on any number).
+    private func settings(_ plan: Plan) -> [String: String] {
+        ["train_flags": trainFlags.joined(separator: " "), "halving": halving.map(String.init) ?? "none"]
+    }
+
+    /// Roughly what one configuration costs per epoch: its weights, and more for small batches
+    /// (more steps, each with its fixed costs).
+    private func cost(_ point: SweepPoint) -> Double {
+        let widths = (point.values[.hidden] ?? "500").split(separator: "x").compactMap { Double($0) }
+        let layers = [784.0] + widths + [10]
+        let weights = zip(layers, layers.dropFirst()).map { $0 * $1 }.reduce(0, +)
+        let batch = Double(point.values[.batchSize] ?? "20") ?? 20
+        return weights * (1 + 20 / batch)
+    }
+
+    private func printSummary(_ results: [SweepResult], plan: Plan, seconds: Double) {
+        let ranked = SweepResult.ranked(results, order: plan.points)
+        print("")
+        print(SweepResult.markdown(ranked, halving: halving != nil), terminator: "")
+        let trained = results.map(\.seconds).reduce(0, +)
+        print(String(format: "%ld configurations; this run took %.1f s, their trainings %.1f s in all (on %ld rank%@ each); tables and plot in %@",
+                     results.count, seconds, trained, ranksPerRun, ranksPerRun == 1 ? "" : "s", out))
+        if let best = ranked.first, let error = best.bestValidationError {
+            print("Best configuration (by validation error): \(best.point.description)")
+            print(String(format: "Optimization complete. Best validation score of %.2f %% obtained at iteration %ld, with test performance %@.",
+                         error * 100, best.bestIteration, best.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "not measured"))
+        } else {
+            print("No configuration reached a finite validation error.")
+        }
+        fflush(nil)
+    }
+}
+
+extension Communicator {
+    /// Rank 0's value, on every rank.
+    func rootsValue(_ value: Int) throws -> Int {
+        var bytes = withUnsafeBytes(of: Int64(value).littleEndian) { Array($0) }
+        try broadcast(&bytes, from: 0)
+        return Int(Int64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }))
+    }
+}
