@@ -142,17 +142,17 @@ struct Sweep: ParsableCommand {
             var stop = [Int64(stoppedBy)]
             try world.allreduceMax(&stop)
             stoppedBy = Int32(stop[0])
-            var next: [UInt8] = []
-            if world.isRoot {
+            // Rank 0 writes the tables and, between rungs, picks who goes on.
+            var next = try world.together { () -> [UInt8] in
+                guard world.isRoot else { return [] }
                 let results = try folders.results(plan.points)
                 try folders.writeTables(results, lists: plan.lists, order: plan.points, halving: halving != nil)
-                if stoppedBy == 0 && rung + 1 < plan.rungs.count {
-                    let here = results.filter { r in participants.contains(r.point) }
-                    let survivors = Halving.survivors(of: here, rung: rung, order: plan.points)
-                    next = Array(survivors.map { String(plan.points.firstIndex(of: $0)!) }.joined(separator: ",").utf8)
-                    print("rung \(rung + 1) (\(epochs) epochs) done: \(survivors.count) of \(here.count) go on to \(plan.rungs[rung + 1]) epochs")
-                    fflush(nil)
-                }
+                guard stoppedBy == 0 && rung + 1 < plan.rungs.count else { return [] }
+                let here = results.filter { r in participants.contains(r.point) }
+                let survivors = Halving.survivors(of: here, rung: rung, order: plan.points)
+                print("rung \(rung + 1) (\(epochs) epochs) done: \(survivors.count) of \(here.count) go on to \(plan.rungs[rung + 1]) epochs")
+                fflush(nil)
+                return Array(survivors.map { String(plan.points.firstIndex(of: $0)!) }.joined(separator: ",").utf8)
             }
             if stoppedBy != 0 { break }
             try world.broadcast(&next, from: 0)
@@ -183,7 +183,7 @@ struct Sweep: ParsableCommand {
         let decision = try group.together { group.isRoot ? try folders.decide(point, rung: rung, epochs: epochs).rawValue : 0 }
         let start = SweepFolders.Start(rawValue: Int64(try group.rootsValue(Int(decision))))!
         if start == .done { return nil }
-        var previous = group.isRoot ? folders.result(point) : nil
+        let previous = group.isRoot ? folders.result(point) : nil
 
         var train = try plan.train(point)
         train.optimizer.epochs = epochs
@@ -207,14 +207,21 @@ struct Sweep: ParsableCommand {
             outcome = (.failed, nil, error.description)
         }
         try comm.release()
-        guard group.isRoot else { return nil }
+        // The root records the result; if that fails, the whole group knows and stops.
+        try group.together { if group.isRoot { try record(point, outcome, rung: rung, epochs: epochs, previous: previous, train: train,
+                                                           group: group, world: world, folders: folders) } }
+        return nil
+    }
 
+    /// A group's root: the configuration's row, in its folder and as one line on stdout.
+    private func record(_ point: SweepPoint, _ outcome: (status: SweepResult.Status, summary: TrainingSummary?, reason: String),
+                        rung: Int, epochs: Int, previous: SweepResult?, train: Train, group: MPICommunicator, world: MPICommunicator,
+                        folders: SweepFolders) throws {
         let configuration = try train.trainingConfiguration(resuming: nil, from: nil)
         let s = outcome.summary
         let best = s.flatMap { $0.bestValidationError.isFinite ? $0.bestValidationError : nil }
         var rungErrors = previous?.rungErrors ?? []
         if outcome.status == .done || outcome.status == .patience { rungErrors = Array(rungErrors.prefix(rung)) + [best] }
-        previous = nil
         let result = SweepResult(
             point: point, settings: settingsColumns(configuration), bestValidationError: best, bestIteration: s?.bestIteration ?? 0,
             testError: s?.testError, epochs: s?.epochs ?? 0, seconds: s?.seconds ?? 0, ranks: group.size, status: outcome.status,
@@ -224,7 +231,6 @@ struct Sweep: ParsableCommand {
                                         result.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "–") } ?? outcome.reason
         print("[group \(world.rank / ranksPerRun)] \(point.description): \(outcome.status.rawValue), \(figures), \(result.epochs) epochs in \(String(format: "%.1f", result.seconds)) s")
         fflush(nil)
-        return nil
     }
 
     /// The table's setting columns, from the configuration the run used.

@@ -79,6 +79,10 @@ extension Integration {
             let again = try Launcher.mlp(command, ranks: 2, timeout: 120)
             #expect(again.status == 0 && !again.stdout.contains("[group"), "nothing left to train: \(again.output)")
             #expect(try results(out).map(\.bestValidationError) == rows.map(\.bestValidationError))
+            // Other shared flags on the same --out would mix two sweeps: refused.
+            let other = try Launcher.mlp(command + ["--epochs", "4"], ranks: 2, timeout: 60)
+            #expect(other.status == 2 && other.errorLines.count == 1, "\(other.output)")
+            #expect(other.stderr.contains("--out \(out) holds a sweep with other flags (train_flags: "), "\(other.stderr)")
         }
 
         /// SIGTERM mid-sweep: every group stops with a checkpoint, the finished configurations keep
