@@ -4,25 +4,25 @@
 # (--ranks-per-run 1: as many configurations at once as ranks), `mlp sweep` with all ranks on each
 # configuration (--ranks-per-run = ranks), and a shell loop of `mpirun -np RANKS mlp train` over the
 # same configurations; then prints the best of the rounds, the spread, and each way's time as a
-# multiple of the first. The lists and the shared flags are the README's Sweeps example unless
-# given after --; everything goes to runs/sweep-bench/.
+# multiple of the first. The lists (--lists) and the flags every configuration shares (after --)
+# are the README's Sweeps example unless given; everything goes to runs/sweep-bench/.
 #
-#   Scripts/sweep-bench.sh [--rounds 2] [--ranks 2] [-- sweep flags]
+#   Scripts/sweep-bench.sh [--rounds 2] [--ranks 2] [--lists "--lr 0.1,0.01 --hidden 100,500"] [-- mlp train flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=2; ranks=2
+lists=(--lr 0.1,0.03,0.01 --hidden 50,100,300,1000 --l2 0,1e-4)
+shared=(--epochs 10 --train-limit 10000 --eval-limit 2000)
 while (($#)); do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --ranks) ranks="$2"; shift 2 ;;
-        --) shift; break ;;
+        --lists) read -r -a lists <<< "$2"; shift 2 ;;
+        --) shift; shared=("$@"); break ;;
         *) echo "sweep-bench: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
     esac
 done
-lists=(--lr 0.1,0.03,0.01 --hidden 50,100,300,1000 --l2 0,1e-4)
-shared=(--epochs 10 --train-limit 10000 --eval-limit 2000)
-if (($#)); then lists=("$@"); shared=(); fi
 
 [ -x .build/release/mlp ] || swift build -c release
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # mpirun refuses root without them
@@ -55,7 +55,7 @@ PY
     while read -r configuration; do
         i=$((i + 1))
         # shellcheck disable=SC2086
-        "${mpirun[@]}" .build/release/mlp train "${shared[@]}" $configuration --quiet --checkpoint-dir "$out/r$round-loop/$i" > /dev/null
+        "${mpirun[@]}" .build/release/mlp train "${shared[@]}" $configuration --quiet --checkpoint-dir "$out/r$round-loop/$i" > /dev/null < /dev/null   # mpirun would read the list
     done < "$out/configurations.txt"
     times[loop]+="$(awk -v a="$(now)" -v b="$start" "BEGIN { print a - b }") "
 done

@@ -58,14 +58,22 @@ int CMPIShim_barrier(void *comm) { return MPI_Barrier((MPI_Comm)comm); }
 int CMPIShim_ibarrier(void *comm, void **request) { return MPI_Ibarrier((MPI_Comm)comm, (MPI_Request *)request); }
 int CMPIShim_test(void **request, int *done) { return MPI_Test((MPI_Request *)request, done, MPI_STATUS_IGNORE); }
 
-int CMPIShim_win_allocate_int64(void *comm, int count, int64_t **base, void **window) {
-    return MPI_Win_allocate((MPI_Aint)count * sizeof(int64_t), sizeof(int64_t), MPI_INFO_NULL, (MPI_Comm)comm, base, (MPI_Win *)window);
+int CMPIShim_any_source(void) { return MPI_ANY_SOURCE; }
+int CMPIShim_send_int64(void *comm, const int64_t *buffer, int count, int destination, int tag) {
+    return MPI_Send(buffer, count, MPI_INT64_T, destination, tag, (MPI_Comm)comm);
 }
-int CMPIShim_win_lock_shared(void *window, int rank) { return MPI_Win_lock(MPI_LOCK_SHARED, rank, 0, (MPI_Win)window); }
-int CMPIShim_fetch_add_int64(void *window, int rank, int slot, int64_t add, int64_t *previous) {
-    return MPI_Fetch_and_op(&add, previous, MPI_INT64_T, rank, slot, MPI_SUM, (MPI_Win)window);
+int CMPIShim_recv_int64(void *comm, int64_t *buffer, int count, int source, int tag, int *from) {
+    MPI_Status status;
+    int code = MPI_Recv(buffer, count, MPI_INT64_T, source, tag, (MPI_Comm)comm, &status);
+    *from = status.MPI_SOURCE;
+    return code;
 }
-int CMPIShim_win_unlock(void *window, int rank) { return MPI_Win_unlock(rank, (MPI_Win)window); }
+int CMPIShim_iprobe(void *comm, int source, int tag, int *flag, int *from) {
+    MPI_Status status;
+    int code = MPI_Iprobe(source, tag, (MPI_Comm)comm, flag, &status);
+    *from = status.MPI_SOURCE;
+    return code;
+}
 
 int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window) {
     return MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, (MPI_Comm)comm, base, (MPI_Win *)window);

@@ -7,6 +7,8 @@ final class Reporter: TrainingObserver {
     private let quiet: Bool
     /// False within a sweep: the logs only, the sweep prints one line per configuration.
     private let terminal: Bool
+    /// Called after every step (a sweep's rank 0 hands out work there).
+    private let everyStep: (() -> Void)?
     private let json: LogFile?
     private let csv: LogFile?
     private let interactive = progressBarWanted()
@@ -18,9 +20,10 @@ final class Reporter: TrainingObserver {
     private let resumed: Bool
 
     /// `resumed`: the run continues from a checkpoint (the logs then go on where they were).
-    init(quiet: Bool, terminal: Bool = true, json: LogFile?, csv: LogFile?, resumed: Bool) {
+    init(quiet: Bool, terminal: Bool = true, everyStep: (() -> Void)? = nil, json: LogFile?, csv: LogFile?, resumed: Bool) {
         self.quiet = quiet || !terminal
         self.terminal = terminal
+        self.everyStep = everyStep
         self.json = json
         self.csv = csv
         self.resumed = resumed
@@ -43,6 +46,7 @@ final class Reporter: TrainingObserver {
     }
 
     func stepped(iteration: Int, batchesPerEpoch: Int) {
+        everyStep?()
         guard interactive, !quiet, let trainer else { return }
         let now = trainer.world.wallTime()
         if iteration % batchesPerEpoch == 0 { epochStart = (now, iteration) }

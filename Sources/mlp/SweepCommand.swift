@@ -1,7 +1,7 @@
 // `mlp sweep`: the tutorial's hyper-parameter search inside one mpirun. The world is split into
 // groups of --ranks-per-run ranks; each group trains one configuration at a time, data-parallel
 // within the group, with everything `mlp train` does, and draws the next configuration when it
-// finishes (a shared counter, so cheap configurations do not wait for dear ones). World rank 0
+// finishes (a counter that world rank 0 keeps, so cheap configurations do not wait for dear ones). World rank 0
 // writes the tables and the plot. With --halving E, the better half goes on at each rung.
 import ArgumentParser
 import Foundation
@@ -108,7 +108,14 @@ struct Sweep: ParsableCommand {
             try MNIST.load(directory: first.data.directory, trainLimit: first.data.trainLimit, evalLimit: first.data.evalLimit)
         }
         let watchdog = first.reliability.watchdog > 0 ? Watchdog(timeout: first.reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
-        let counter = try WorkCounter(world, slots: plan.rungs.count)
+        let counter = WorkCounter(world, slots: plan.rungs.count)
+        // World rank 0 answers the other groups' draws between its own steps and while it waits.
+        let serve = {
+            do { try counter.serve() } catch {
+                writeStandardError("mlp: error (rank 0): \(error)\n")
+                world.abort(exitCode: 1)
+            }
+        }
         if world.isRoot {
             print("mlp sweep: \(plan.points.count) configurations, \(groups) group\(groups == 1 ? "" : "s") of \(ranksPerRun) rank\(ranksPerRun == 1 ? "" : "s"), "
                   + (plan.rungs.count > 1 ? "successive halving at epochs \(plan.rungs.map(String.init).joined(separator: ", "))" : "up to \(plan.epochs) epochs each")
@@ -132,13 +139,16 @@ struct Sweep: ParsableCommand {
                 guard drawn < participants.count else { break }
                 let point = participants[drawn]
                 if let signal = try train(point, rung: rung, epochs: epochs, plan: plan, group: group, world: world, data: data,
-                                          watchdog: watchdog, folders: folders) {
+                                          watchdog: watchdog, folders: folders, serve: world.isRoot ? serve : nil) {
                     stoppedBy = signal
                 }
             }
             // Every group waits (asleep, so that the groups still training have the cores) for the
             // rung to end; then all agree whether a signal stopped any of them.
-            try world.barrierSleeping(firstNap: 0) { watchdog?.beat(.finishing) }
+            try world.barrierSleeping(firstNap: 0) {
+                watchdog?.beat(.finishing)
+                serve()
+            }
             var stop = [Int64(stoppedBy)]
             try world.allreduceMax(&stop)
             stoppedBy = Int32(stop[0])
@@ -159,7 +169,6 @@ struct Sweep: ParsableCommand {
             participants = String(decoding: next, as: UTF8.self).split(separator: ",").map { plan.points[Int($0)!] }
             if participants.isEmpty { break }
         }
-        try counter.release()
         try group.release()
 
         if world.isRoot {
@@ -176,7 +185,7 @@ struct Sweep: ParsableCommand {
     /// Trains one configuration up to `epochs` on `group` and records its result in its folder.
     /// Returns the signal if one stopped it (its checkpoint written, no result recorded).
     private func train(_ point: SweepPoint, rung: Int, epochs: Int, plan: Plan, group: MPICommunicator, world: MPICommunicator,
-                       data: MNIST, watchdog: Watchdog?, folders: SweepFolders) throws -> Int32? {
+                       data: MNIST, watchdog: Watchdog?, folders: SweepFolders, serve: (() -> Void)?) throws -> Int32? {
         let folder = folders.folder(point)
         // The group's root decides from the folder: done already (a rerun), go on from the last
         // checkpoint, or start afresh.
@@ -193,7 +202,7 @@ struct Sweep: ParsableCommand {
         let comm = try group.duplicate()
         var outcome: (status: SweepResult.Status, summary: TrainingSummary?, reason: String)
         do {
-            let summary = try train.train(on: comm, watchdog: watchdog, data: data, terminal: false)
+            let summary = try train.train(on: comm, watchdog: watchdog, data: data, terminal: false, everyStep: serve)
             if summary.stopReason == .signal {
                 try comm.release()
                 return summary.signal
@@ -224,7 +233,7 @@ struct Sweep: ParsableCommand {
         if outcome.status == .done || outcome.status == .patience { rungErrors = Array(rungErrors.prefix(rung)) + [best] }
         let result = SweepResult(
             point: point, settings: settingsColumns(configuration), bestValidationError: best, bestIteration: s?.bestIteration ?? 0,
-            testError: s?.testError, epochs: s?.epochs ?? 0, seconds: s?.seconds ?? 0, ranks: group.size, status: outcome.status,
+            testError: s?.testError, epochs: s?.epochs ?? 0, seconds: s?.seconds ?? 0, ranks: group.size, group: world.rank / ranksPerRun, status: outcome.status,
             rung: rung + 1, rungEpochs: epochs, rungErrors: rungErrors, reason: outcome.reason)
         try folders.record(result)
         let figures = best.map { String(format: "validation %.2f %% at iteration %ld, test %@", $0 * 100, result.bestIteration,

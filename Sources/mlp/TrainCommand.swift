@@ -50,7 +50,8 @@ struct Train: ParsableCommand {
 
     /// Everything `mlp train` does, on `world`: the job's world, or one group of `mlp sweep` (which
     /// keeps one watchdog for all its trainings, and reads the data once for them all).
-    func train(on world: MPICommunicator, watchdog: Watchdog?, data loaded: MNIST? = nil, terminal: Bool = true) throws -> TrainingSummary {
+    func train(on world: MPICommunicator, watchdog: Watchdog?, data loaded: MNIST? = nil, terminal: Bool = true,
+               everyStep: (() -> Void)? = nil) throws -> TrainingSummary {
         watchdog?.beat(.setup)
 
         // Rank 0 alone reads the checkpoint to resume from; every rank gets its verified bytes.
@@ -100,7 +101,7 @@ struct Train: ParsableCommand {
         trainer.watchdog = watchdog
         // While rank 0 validates, the other ranks on its node sleep: it may use their cores too.
         trainer.validationThreads = BLAS.scoringThreads()
-        let reporter = Reporter(quiet: output.quiet, terminal: terminal, json: outputs.json, csv: outputs.csv, resumed: resumed != nil)
+        let reporter = Reporter(quiet: output.quiet, terminal: terminal, everyStep: everyStep, json: outputs.json, csv: outputs.csv, resumed: resumed != nil)
         if world.isRoot && !output.quiet && terminal { printStart(trainer, resumedFrom: resumed, from: resumePath) }
         if world.isRoot && checkpoints.resumesAutomatically && resumed == nil {
             warn("--resume auto: no \(outputs.checkpoints!.path(Trainer.lastCheckpoint)) yet, so this run starts afresh")

@@ -149,5 +149,39 @@ extension Integration {
             #expect(result.status == 0, "\(result.output)")
             #expect(try Checkpoint.load(second + "/last.safetensors").state.iteration == 60)
         }
+
+        /// A sweep across hosts: 2 hosts × 1 rank in groups of 1 (the host without the counter
+        /// draws over TCP), and 2 hosts × 2 ranks in groups of 2 (each group within a host). Every
+        /// configuration equals `mlp train` alone on as many ranks, bit for bit.
+        @Test func sweepAcrossHosts() throws {
+            defer { TestNet.down() }
+            let s = Scratch()
+            let flags = ["--train-limit", "400", "--eval-limit", "200", "--epochs", "2"]
+            for (slots, ranksPerRun) in [(1, 1), (2, 2)] {
+                let name = "2 hosts × \(slots), groups of \(ranksPerRun)"
+                try TestNet.up(2, slots: slots, in: s.directory("net"))
+                let out = s.file("sweep\(slots)")
+                let sweep = try Launcher.run(TestNet.mpirun(2 * slots, dir: s.file("net")) + [Launcher.binary, "sweep", "--lr", "0.1,0.03,0.01",
+                                             "--hidden", "20", "--ranks-per-run", String(ranksPerRun), "--out", out] + flags, timeout: 120)
+                #expect(sweep.status == 0, "\(name): \(sweep.output)")
+                TestNet.down()
+                let rows = try String(contentsOfFile: out + "/results.jsonl", encoding: .utf8).split(separator: "\n")
+                    .map { try JSONDecoder().decode(SweepResult.self, from: Data($0.utf8)) }
+                #expect(rows.count == 3 && rows.allSatisfy { $0.status == .done && $0.ranks == ranksPerRun }, "\(name)")
+                for row in rows {
+                    let alone = s.file("alone\(slots)-" + row.point.name)
+                    let trained = try Launcher.mlp(["train"] + flags + row.point.trainArguments + ["--checkpoint-dir", alone],
+                                                   ranks: ranksPerRun == 1 ? nil : ranksPerRun, timeout: 60)
+                    #expect(trained.status == 0, "\(name): \(trained.output)")
+                    let a = try Checkpoint.load(out + "/" + row.point.name + "/best.safetensors"), b = try Checkpoint.load(alone + "/best.safetensors")
+                    #expect(a.state.stopping.bestValidationError == b.state.stopping.bestValidationError, "\(name) \(row.point.name)")
+                    if ranksPerRun == 1 {   // on one host and on two, one rank's sums are the same
+                        expectSameBits(UnsafeBufferPointer(a.parameters.flat), UnsafeBufferPointer(b.parameters.flat), "\(name) \(row.point.name)")
+                    } else {
+                        #expect(worstRelativeDifference(a.parameters, b.parameters) <= 1e-4, "\(name) \(row.point.name)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -58,6 +58,8 @@ extension Integration {
             ("Scripts/soak.sh", " --seconds 5"),
             ("mlp bench", " --seconds 0.2 --repeats 1 --batch-sizes 20"),
             ("Scripts/network-bench.sh", " --seconds 0.2 --batches 20 --out runs/network-readme"),
+            ("--out runs/sweep", " --epochs 2 --train-limit 1000 --eval-limit 300"),
+            ("Scripts/sweep-bench.sh", " --rounds 1 --lists --lr=0.1,0.01 -- --epochs 1 --train-limit 400 --eval-limit 200"),
         ]
 
         @Test func everyCommandRunsAsWritten() throws {

@@ -85,6 +85,21 @@ extension Integration {
             #expect(other.stderr.contains("--out \(out) holds a sweep with other flags (train_flags: "), "\(other.stderr)")
         }
 
+        /// Work goes to the group that asks: with one dear configuration and five cheap ones on two
+        /// groups, the group that draws the dear one (first: dear ones go first) trains it alone
+        /// while the other trains the five.
+        @Test func groupsDrawAsTheyFinish() throws {
+            let s = Scratch()
+            let out = s.file("sweep")
+            let sweep = try Launcher.mlp(["sweep", "--hidden", "1000,10,11,12,13,14", "--train-limit", "10000", "--eval-limit", "300",
+                                          "--epochs", "4", "--out", out], ranks: 2, timeout: 180)
+            #expect(sweep.status == 0, "\(sweep.output)")
+            let rows = try results(out)
+            let dear = try #require(rows.first { $0.point.values[.hidden] == "1000" })
+            let others = rows.filter { $0.point.values[.hidden] != "1000" }
+            #expect(others.count == 5 && others.allSatisfy { $0.group != dear.group }, "\(rows.map { ($0.point.name, $0.group, $0.seconds) })")
+        }
+
         /// SIGTERM mid-sweep: every group stops with a checkpoint, the finished configurations keep
         /// their rows; the same command again skips those, resumes the rest, and ends with the table
         /// of a sweep never stopped (all but the seconds).
@@ -113,7 +128,7 @@ extension Integration {
             #expect(rerun.status == 0, "\(rerun.output)")
             let straight = try Launcher.mlp(["sweep", "--out", s.file("straight")] + flags, ranks: 2, timeout: 180)
             #expect(straight.status == 0, "\(straight.output)")
-            let withoutSeconds = { (rows: [SweepResult]) in rows.map { row -> SweepResult in var r = row; r.seconds = 0; return r } }
+            let withoutSeconds = { (rows: [SweepResult]) in rows.map { row -> SweepResult in var r = row; r.seconds = 0; r.group = 0; return r } }
             let a = withoutSeconds(try results(s.file("stopped"))), b = withoutSeconds(try results(s.file("straight")))
             #expect(a.count == 4 && a == b, "\(a.map { ($0.point.name, $0.bestValidationError ?? -1, $0.epochs) }) against \(b.map { ($0.point.name, $0.bestValidationError ?? -1, $0.epochs) })")
             let aBest = try Checkpoint.load(s.file("stopped/\(a[0].point.name)/best.safetensors"))

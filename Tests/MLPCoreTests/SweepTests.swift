@@ -25,7 +25,7 @@ import Testing
 
     func result(_ lr: String, _ errors: [Double?], status: SweepResult.Status = .done) -> SweepResult {
         SweepResult(point: SweepPoint([.lr: lr]), settings: ["lr": lr], bestValidationError: errors.last ?? nil, bestIteration: 1,
-                    testError: nil, epochs: errors.count, seconds: 0, ranks: 1, status: status, rung: errors.count, rungEpochs: errors.count,
+                    testError: nil, epochs: errors.count, seconds: 0, ranks: 1, group: 0, status: status, rung: errors.count, rungEpochs: errors.count,
                     rungErrors: errors, reason: "")
     }
 

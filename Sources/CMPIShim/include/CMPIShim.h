@@ -48,12 +48,11 @@ int CMPIShim_barrier(void *comm);
 int CMPIShim_ibarrier(void *comm, void **request);
 int CMPIShim_test(void **request, int *done);
 
-/* One-sided: a window of int64 counters at one rank, and an atomic fetch-and-add on it (passive
-   target: the rank that holds it need not take part). */
-int CMPIShim_win_allocate_int64(void *comm, int count, int64_t **base, void **window);
-int CMPIShim_win_lock_shared(void *window, int rank);
-int CMPIShim_fetch_add_int64(void *window, int rank, int slot, int64_t add, int64_t *previous);
-int CMPIShim_win_unlock(void *window, int rank);
+/* Point to point, for the few int64 messages of a work queue. */
+int CMPIShim_any_source(void);
+int CMPIShim_send_int64(void *comm, const int64_t *buffer, int count, int destination, int tag);
+int CMPIShim_recv_int64(void *comm, int64_t *buffer, int count, int source, int tag, int *from);
+int CMPIShim_iprobe(void *comm, int source, int tag, int *flag, int *from);
 
 /* A node's shared memory (MPI-3 shared windows) */
 int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window);

@@ -1,34 +1,49 @@
-// Work handed out as it is asked for: counters held by rank 0 of a communicator, which any rank
-// increments atomically without rank 0 taking part (MPI one-sided fetch-and-add, passive target;
-// on one node Open MPI does it in shared memory). `mlp sweep`'s groups draw configurations this way,
-// so a group that finishes early takes the next one instead of waiting for a fixed share.
+// Work handed out as it is asked for: counters that rank 0 of a communicator keeps and hands out,
+// 0, 1, 2, ... in the order the requests arrive. Another rank asks with a message and waits for
+// the answer; rank 0 answers whenever it calls `serve` (between its own training steps, and while
+// it waits for the others). `mlp sweep`'s groups draw configurations this way, so a group that
+// finishes early takes the next one instead of waiting for a fixed share. (Messages rather than
+// MPI one-sided atomics: Open MPI 4.1 finds no one-sided component for windows that span hosts
+// over TCP, and its software fallback would wait on rank 0's progress anyway.)
 import CMPIShim
 
 public final class WorkCounter {
-    private var window: UnsafeMutableRawPointer?
-    private let slots: Int
+    private let world: MPICommunicator
+    private var counters: [Int64]
+    private static let requestTag: Int32 = 7301, answerTag: Int32 = 7302
 
-    /// `slots` counters, all 0 (collective over `world`).
-    public init(_ world: MPICommunicator, slots: Int) throws {
-        self.slots = slots
-        var base: UnsafeMutablePointer<Int64>?
-        try MPICommunicator.check(CMPIShim_win_allocate_int64(world.comm, Int32(world.isRoot ? slots : 0), &base, &window), "MPI_Win_allocate")
-        if world.isRoot { base!.initialize(repeating: 0, count: slots) }
-        try world.barrier()   // zeroed before anyone draws
+    /// `slots` counters, all at 0. Not collective: each rank makes its own.
+    public init(_ world: MPICommunicator, slots: Int) {
+        self.world = world
+        counters = [Int64](repeating: 0, count: slots)
     }
 
-    /// The counter's value before adding one: 0, 1, 2, ... across all callers.
+    /// The counter's value before adding one, across all callers.
     public func next(slot: Int) throws -> Int {
-        precondition(slot < slots)
-        var previous: Int64 = 0
-        try MPICommunicator.check(CMPIShim_win_lock_shared(window, 0), "MPI_Win_lock")
-        try MPICommunicator.check(CMPIShim_fetch_add_int64(window, 0, Int32(slot), 1, &previous), "MPI_Fetch_and_op")
-        try MPICommunicator.check(CMPIShim_win_unlock(window, 0), "MPI_Win_unlock")
-        return Int(previous)
+        guard !world.isRoot else { return take(slot) }
+        var request = [Int64(slot)], answer = [Int64(0)]
+        var from: Int32 = 0
+        try MPICommunicator.check(CMPIShim_send_int64(world.comm, &request, 1, 0, Self.requestTag), "MPI_Send")
+        try MPICommunicator.check(CMPIShim_recv_int64(world.comm, &answer, 1, 0, Self.answerTag, &from), "MPI_Recv")
+        return Int(answer[0])
     }
 
-    /// Collective over the communicator it was made on.
-    public func release() throws {
-        try MPICommunicator.check(CMPIShim_win_free(&window), "MPI_Win_free")
+    /// Rank 0: answers every request waiting (none: returns at once).
+    public func serve() throws {
+        guard world.isRoot else { return }
+        while true {
+            var waiting: Int32 = 0, from: Int32 = 0
+            try MPICommunicator.check(CMPIShim_iprobe(world.comm, CMPIShim_any_source(), Self.requestTag, &waiting, &from), "MPI_Iprobe")
+            guard waiting != 0 else { return }
+            var request = [Int64(0)]
+            try MPICommunicator.check(CMPIShim_recv_int64(world.comm, &request, 1, from, Self.requestTag, &from), "MPI_Recv")
+            var answer = [Int64(take(Int(request[0])))]
+            try MPICommunicator.check(CMPIShim_send_int64(world.comm, &answer, 1, from, Self.answerTag), "MPI_Send")
+        }
+    }
+
+    private func take(_ slot: Int) -> Int {
+        defer { counters[slot] += 1 }
+        return Int(counters[slot])
     }
 }

@@ -30,6 +30,8 @@ public struct Chart: Sendable {
     public var marks: [(x: Double, y: Double, label: String)] = []
     /// x ticks with labels of their own (a sweep's values, placed by the caller); else ticks are chosen.
     public var xTicks: [(x: Double, label: String)] = []
+    /// Room right of the plot for the legend.
+    public var legendWidth = 170.0
 
     public init(title: String, xLabel: String, yLabel: String, series: [Series], logX: Bool = false, logY: Bool = false,
                 yFrom: Double? = nil, marks: [(x: Double, y: Double, label: String)] = []) {
@@ -87,7 +89,7 @@ public struct Chart: Sendable {
     }
 
     private func group(width: Double, height: Double, top: Double) -> String {
-        let left = 70.0, right = 170.0, upper = 40.0, lower = 50.0
+        let left = 70.0, right = legendWidth, upper = 40.0, lower = 50.0
         let plotWidth = width - left - right, plotHeight = height - upper - lower
         let all = series.flatMap(\.points)
         guard !all.isEmpty else {

@@ -83,8 +83,8 @@ public final class SweepFolders {
         try write(Array(SweepResult.csv(ranked, halving: halving).utf8), to: "results.csv")
         try write(Array(SweepResult.markdown(ranked, halving: halving).utf8), to: "results.md")
         try write(Array(try SweepResult.jsonLines(ranked).utf8), to: "results.jsonl")
-        let charts = Chart.sweep(ranked, lists: lists)
-        if !charts.isEmpty { try write(Array(Chart.svg(charts).utf8), to: "results.svg") }
+        let charts = Chart.sweep(results, lists: lists)
+        if !charts.isEmpty { try write(Array(Chart.svg(charts, width: 840).utf8), to: "results.svg") }
     }
 
     private func write(_ bytes: [UInt8], to name: String) throws {

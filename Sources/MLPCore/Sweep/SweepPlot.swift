@@ -4,6 +4,7 @@
 import Foundation
 
 extension Chart {
+    /// `results` in grid order (the lines and the legend follow it).
     public static func sweep(_ results: [SweepResult], lists: [(SweepParameter, [String])]) -> [Chart] {
         let finite = results.filter { $0.bestValidationError != nil }
         return lists.filter { $0.1.count > 1 }.map { parameter, values in
@@ -23,6 +24,7 @@ extension Chart {
             var chart = Chart(title: "Validation error against \(parameter.flag)", xLabel: parameter.flag.dropFirst(2) + (parameter.logarithmic ? " (log axis)" : ""),
                               yLabel: "best validation error (%)", series: series)
             chart.xTicks = values.map { (place[$0]!, $0) }
+            chart.legendWidth = 250
             return chart
         }
     }

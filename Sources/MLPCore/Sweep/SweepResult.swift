@@ -17,6 +17,8 @@ public struct SweepResult: Codable, Equatable, Sendable {
     public var epochs: Int
     public var seconds: Double
     public var ranks: Int
+    /// The group that trained it last (which one depends on timing; the figures do not).
+    public var group: Int
     public var status: Status
     /// With successive halving: the rung it stopped at (1-based) and the epochs that rung trains to.
     public var rung: Int
@@ -26,10 +28,11 @@ public struct SweepResult: Codable, Equatable, Sendable {
     public var reason: String
 
     public init(point: SweepPoint, settings: [String: String], bestValidationError: Double?, bestIteration: Int, testError: Double?,
-                epochs: Int, seconds: Double, ranks: Int, status: Status, rung: Int, rungEpochs: Int, rungErrors: [Double?], reason: String) {
+                epochs: Int, seconds: Double, ranks: Int, group: Int, status: Status, rung: Int, rungEpochs: Int, rungErrors: [Double?], reason: String) {
         (self.point, self.settings, self.bestValidationError, self.bestIteration, self.testError) = (point, settings, bestValidationError, bestIteration, testError)
         (self.epochs, self.seconds, self.ranks, self.status, self.rung, self.rungEpochs, self.reason) = (epochs, seconds, ranks, status, rung, rungEpochs, reason)
         self.rungErrors = rungErrors
+        self.group = group
     }
 
     /// Sorting key: validation error only (the test error is reported, never chosen on), failures last,
