@@ -128,6 +128,22 @@ extension Integration {
             _ = try Checkpoint.load(s.file("c/last.safetensors"))
         }
 
+        /// Ctrl-C (SIGINT) to mpirun reaches the ranks as SIGTERM; the message says both, instead of
+        /// claiming a SIGTERM nobody sent.
+        @Test func sigintUnderMpirunIsNamed() throws {
+            let s = Scratch()
+            let started = Date()
+            let (process, scratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary, "train", "--train-limit", "5000", "--eval-limit", "500",
+                                                                                "--epochs", "400", "--checkpoint-dir", s.file("c"), "--log-json", s.file("log.jsonl")])
+            let deadline = Date().addingTimeInterval(60)
+            while logEvents(s.file("log.jsonl")).filter({ $0["event"] as? String == "validation" }).isEmpty && Date() < deadline { usleep(20_000) }
+            kill(process.pid, SIGINT)
+            let stopped = Launcher.finish(process, scratch, started: started, timeout: 60)
+            #expect(!stopped.timedOut && stopped.stderr.contains("mlp: stopped by SIGTERM (from mpirun, which sends it for SIGINT too) after iteration "),
+                    "\(stopped.stderr)")
+            _ = try Checkpoint.load(s.file("c/last.safetensors"))
+        }
+
         /// Two SIGTERMs and a SIGINT 0.2 s apart. To mpirun itself they are fatal at once (it kills
         /// the ranks before passing the first on: no stop checkpoint, last.safetensors is the last
         /// validation's, whole); Scripts/train.sh passes the first as SIGUSR1 and ignores the rest,
