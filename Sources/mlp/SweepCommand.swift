@@ -123,11 +123,7 @@ struct Sweep: ParsableCommand {
             fflush(nil)
         }
 
-        // Dear configurations first (more parameters, smaller batches), so that none starts last.
-        var participants = plan.points.enumerated().sorted { a, b in
-            let x = cost(a.element), y = cost(b.element)
-            return x != y ? x > y : a.offset < b.offset
-        }.map(\.element)
+        var participants = dearFirst(plan.points)
         let started = Date()
         var stoppedBy: Int32 = 0
         for (rung, epochs) in plan.rungs.enumerated() {
@@ -166,7 +162,7 @@ struct Sweep: ParsableCommand {
             }
             if stoppedBy != 0 { break }
             try world.broadcast(&next, from: 0)
-            participants = String(decoding: next, as: UTF8.self).split(separator: ",").map { plan.points[Int($0)!] }
+            participants = dearFirst(String(decoding: next, as: UTF8.self).split(separator: ",").map { plan.points[Int($0)!] })
             if participants.isEmpty { break }
         }
         try group.release()
@@ -252,6 +248,15 @@ struct Sweep: ParsableCommand {
     /// but the lists (a rerun may add values) and the ranks (a checkpoint resumes on any number).
     private func settings(_ plan: Plan) -> [String: String] {
         ["train_flags": trainFlags.joined(separator: " "), "halving": halving.map(String.init) ?? "none"]
+    }
+
+    /// The order configurations are handed out in: dear ones first (more weights, smaller
+    /// batches), so that none of them starts last and keeps the others waiting; ties in grid order.
+    private func dearFirst(_ points: [SweepPoint]) -> [SweepPoint] {
+        points.enumerated().sorted { a, b in
+            let x = cost(a.element), y = cost(b.element)
+            return x != y ? x > y : a.offset < b.offset
+        }.map(\.element)
     }
 
     /// Roughly what one configuration costs per epoch: its weights, and more for small batches
