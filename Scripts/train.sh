@@ -21,7 +21,7 @@ fi
 
 # Its own session, so that a terminal's Ctrl-C reaches this script alone.
 setsid mpirun --bind-to none .build/release/mlp train \
-    --checkpoint-dir runs/latest --log-json runs/latest/log.jsonl --resume auto "$@" &
+    --checkpoint-dir runs/latest --log-json runs/latest/log.jsonl --resume auto "$@" < /dev/null &
 job=$!
 stopping=""
 stop() {
