@@ -36,10 +36,7 @@ stop() {
 trap 'stop SIGINT' INT
 trap 'stop SIGTERM' TERM
 set +e
-while :; do
-    wait "$job"; status=$?
-    kill -0 "$job" 2>/dev/null || break   # wait returns early when a trapped signal arrives
-done
+while kill -0 "$job" 2>/dev/null; do wait "$job"; done   # a trapped signal ends a wait early
 wait "$job"; status=$?   # the job's own status (bash keeps it)
 # Stopped by our SIGUSR1: report the signal this script got, as 128 + its number.
 if [ "$status" -eq 138 ] && [ "$stopping" = SIGINT ]; then exit 130; fi

@@ -95,6 +95,8 @@ enum Launch {
     /// Open MPI's variable, else PMIx's (srun, prterun).
     static let rank: Int? = (environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMIX_RANK"]).flatMap { Int($0) }
     static let underLauncher = rank != nil
+    /// Open MPI's mpirun in particular (it passes SIGINT on as SIGTERM).
+    static let underMpirun = environment["OMPI_COMM_WORLD_RANK"] != nil
 }
 
 /// A run that a signal stopped after its checkpoint; main ends the process by that signal.

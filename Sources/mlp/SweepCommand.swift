@@ -40,7 +40,7 @@ struct Sweep: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: .hidden) var trainFlags: [String] = []
 
     /// Flags that the sweep sets for each configuration itself.
-    static let ownedFlags = ["--checkpoint-dir", "--log-json", "--log-csv", "--resume", "--quiet"]
+    static let ownedFlags = ["--checkpoint-dir", "--log-json", "--log-csv", "--resume"]
 
     func validate() throws {
         if let owned = trainFlags.first(where: { flag in Self.ownedFlags.contains { flag == $0 || flag.hasPrefix($0 + "=") } }) {
@@ -101,7 +101,7 @@ struct Sweep: ParsableCommand {
         let group = try world.split(color: world.rank / ranksPerRun, key: world.rank)
         let first = try plan.train(plan.points[0])
         let folders = SweepFolders(out: out)
-        try world.together { if world.isRoot { try folders.prepare(settings: settings(plan)) } }
+        try world.together { if world.isRoot { try folders.prepare(settings: settings) } }
         // Every group's root writes into --out: it must see the same folder as rank 0.
         try world.together { if group.isRoot && !world.isRoot { try folders.checkShared(rank: world.rank, host: world.processorName) } }
         let data = try world.together {
@@ -151,7 +151,7 @@ struct Sweep: ParsableCommand {
             // Rank 0 writes the tables and, between rungs, picks who goes on.
             var next = try world.together { () -> [UInt8] in
                 guard world.isRoot else { return [] }
-                let results = try folders.results(plan.points)
+                let results = folders.results(plan.points)
                 try folders.writeTables(results, lists: plan.lists, order: plan.points, halving: halving != nil)
                 guard stoppedBy == 0 && rung + 1 < plan.rungs.count else { return [] }
                 let here = results.filter { r in participants.contains(r.point) }
@@ -168,9 +168,9 @@ struct Sweep: ParsableCommand {
         try group.release()
 
         if world.isRoot {
-            let results = try folders.results(plan.points)
+            let results = folders.results(plan.points)
             if stoppedBy != 0 {
-                warn("stopped by \(StopSignal.describe(stoppedBy)): \(results.count) of \(plan.points.count) configurations done, the others keep their checkpoints; run the same command again to finish")
+                warn("stopped by \(StopSignal.describe(stoppedBy, underMpirun: Launch.underMpirun)): \(results.count) of \(plan.points.count) configurations done, the others keep their checkpoints; run the same command again to finish")
             } else {
                 printSummary(results, plan: plan, seconds: Date().timeIntervalSince(started))
             }
@@ -246,7 +246,7 @@ struct Sweep: ParsableCommand {
 
     /// What a rerun must share with the first run for its folders to mean the same: every flag
     /// but the lists (a rerun may add values) and the ranks (a checkpoint resumes on any number).
-    private func settings(_ plan: Plan) -> [String: String] {
+    private var settings: [String: String] {
         ["train_flags": trainFlags.joined(separator: " "), "halving": halving.map(String.init) ?? "none"]
     }
 

@@ -42,7 +42,7 @@ struct Train: ParsableCommand {
                 let resumeHint = checkpoints.checkpointDir.map {
                     "resume with: mlp train --resume \(($0 as NSString).appendingPathComponent(Trainer.lastCheckpoint))\(outputsAgain)"
                 } ?? "no --checkpoint-dir was given, so nothing was saved"
-                warn("stopped by \(StopSignal.describe(summary.signal)) after iteration \(summary.iterations); \(resumeHint)")
+                warn("stopped by \(StopSignal.describe(summary.signal, underMpirun: Launch.underMpirun)) after iteration \(summary.iterations); \(resumeHint)")
             }
             throw StoppedBySignal(signal: summary.signal)
         }

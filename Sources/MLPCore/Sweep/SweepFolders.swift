@@ -69,7 +69,7 @@ public final class SweepFolders {
     }
 
     /// The results recorded so far, in grid order.
-    public func results(_ points: [SweepPoint]) throws -> [SweepResult] { points.compactMap(result) }
+    public func results(_ points: [SweepPoint]) -> [SweepResult] { points.compactMap(result) }
 
     /// A group's root: a configuration's result.json, written atomically.
     public func record(_ result: SweepResult) throws {

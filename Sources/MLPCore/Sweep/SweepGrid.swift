@@ -41,7 +41,8 @@ public enum SweepParameter: String, CaseIterable, Sendable, Codable, CodingKeyRe
         case .batchSize:
             return Int(text).map(String.init)
         default:
-            guard let number = Double(text), number.isFinite else { return Double(text) == nil ? nil : text.lowercased() }
+            guard let number = Double(text) else { return nil }
+            guard number.isFinite else { return text.lowercased() }   // for mlp train to refuse, in its words
             return number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number)
         }
     }

@@ -29,9 +29,8 @@ public enum StopSignal {
 
     /// The name, and for SIGTERM under mpirun that it may have been a Ctrl-C: mpirun passes SIGINT
     /// on as SIGTERM, so a rank cannot tell the two apart.
-    public static func describe(_ number: Int32) -> String {
-        let underMpirun = getenv("OMPI_COMM_WORLD_SIZE") != nil
-        return number == SIGTERM && underMpirun ? "SIGTERM (from mpirun, which sends it for SIGINT too)" : name(number)
+    public static func describe(_ number: Int32, underMpirun: Bool) -> String {
+        number == SIGTERM && underMpirun ? "SIGTERM (from mpirun, which sends it for SIGINT too)" : name(number)
     }
 
     public static func name(_ number: Int32) -> String {
