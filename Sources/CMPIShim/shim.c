@@ -46,6 +46,9 @@ int CMPIShim_allgatherv_float(void *comm, float *buffer, const int *counts, cons
 int CMPIShim_reduce_scatter_sum_float(void *comm, const float *send, float *receive, const int *counts) {
     return MPI_Reduce_scatter(send, receive, counts, MPI_FLOAT, MPI_SUM, (MPI_Comm)comm);
 }
+int CMPIShim_iallgather_float(void *comm, const float *send, int count, float *receive, void **request) {
+    return MPI_Iallgather(send, count, MPI_FLOAT, receive, count, MPI_FLOAT, (MPI_Comm)comm, (MPI_Request *)request);
+}
 int CMPIShim_iallgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements, void **request) {
     return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, (MPI_Comm)comm,
                            (MPI_Request *)request);

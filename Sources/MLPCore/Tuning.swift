@@ -2,9 +2,17 @@
 // Each comes from a measurement on a 2-core node (docs/performance.md says which); change it here.
 
 public enum Tuning {
-    /// The first layer trains from the minibatch's non-zero pixels when fewer than this fraction of
-    /// the training pixels are non-zero (MNIST: 19 %; the sparse step was 2.2× faster there).
-    public static let sparseTrainingDensity = 0.3
+    /// The first layer's decay scale is folded into its weights every this many iterations (and at
+    /// every validation and epoch end): a signal's stop waits for the next such iteration, so that
+    /// the stop checkpoint holds W₀ itself. A fold is one pass over W₀ (about 40 µs here).
+    public static let foldInterval = 64
+    /// ...and whenever the scale falls below this (a strong decay), before its precision matters.
+    public static let smallestDecayScale = 1.0 / 1024
+    /// `--exchange auto` times each data-parallel way in this many alternating rounds (the first a
+    /// warm-up) of about this many seconds each, on a scratch copy of the model, and takes the
+    /// faster median: 0.1 s or so at set-up.
+    public static let autoRounds = 4
+    public static let autoRoundSeconds = 0.01
     /// A split is scored from its non-zeros when density × (width padded to whole panels) / width
     /// is below this: beyond it, the dense GEMM was faster.
     public static let sparseScoringCost = 0.4

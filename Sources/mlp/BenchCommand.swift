@@ -1,6 +1,6 @@
 // `mlp bench`: training speed on this machine, next to the sgemm peak and the bare GEMMs a step
 // needs, measured in the same run. Under `mpirun -np P` it measures the data-parallel step on P ranks;
-// Scripts/scaling-bench.sh runs it for several P and builds the scaling table from its CSV.
+// Scripts/bench/scaling.sh runs it for several P and builds the scaling table from its CSV.
 import ArgumentParser
 import Foundation
 import MLPCore
@@ -8,7 +8,7 @@ import MLPCore
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training speed: samples/s, s/epoch, GFLOP/s against the sgemm peak, and the time split per phase.",
-        discussion: "Reports the best of --repeats measurements and their spread. Figures are rank 0's view; run it under mpirun for several ranks.")
+        discussion: "Reports the median of --repeats measurements and how much slower the slowest was (a window is not a training run: Scripts/bench/whole-runs.sh times those). Figures are rank 0's view; run it under mpirun for several ranks.")
 
     @Option(help: ArgumentHelp("Global batch sizes to measure, comma-separated (per rank with --weak).", valueName: "list"))
     var batchSizes = "20,256"
@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds of training per measurement.", valueName: "s"))
     var seconds = 2.0
 
-    @Option(help: "Measurements per batch size (best and spread are reported).")
+    @Option(help: "Measurements per batch size (the median and the slowest are reported).")
     var repeats = 3
 
     @OptionGroup(title: "Parallelism (as mlp train)") var step: StepOptions
@@ -85,7 +85,7 @@ struct Bench: ParsableCommand {
                 print(String(format: "allreduce: 1 float %.2f µs, the %ld-float gradient %.1f µs", latency * 1e6, modelFloats, fullAllreduce * 1e6))
             }
             print("")
-            print("   batch  exchange         samples/s (spread)   s/epoch   GFLOP/s  %peak   step ms = forward + backward + exchange + update   validation ms (% of epoch)" + (world.size == 1 ? "   bare sgemm ms  ratio" : ""))
+            print("   batch  exchange         samples/s (slowest)   s/epoch   GFLOP/s  %peak   step ms = forward + backward + exchange + update   validation ms (% of epoch)" + (world.size == 1 ? "   bare sgemm ms  ratio" : ""))
         }
 
         for size in parsedBatchSizes! {
@@ -136,23 +136,24 @@ struct Bench: ParsableCommand {
                 try barrier.wait(world)
             }
 
-            let best = stepTimes.min()!, worst = stepTimes.max()!
+            // The median window, and how much slower the slowest was: what a run gets, not its luckiest moment.
+            let best = stepTimes.sorted()[stepTimes.count / 2], worst = stepTimes.max()!
             let samplesPerSecond = Double(batch) / best
             let epoch = best * Double(trainer.schedule.batchesPerEpoch)
             let gflops = samplesPerSecond * flops / 1e9
             let p = trainer.profile, n = Double(max(1, p.steps))
             let validationPercent = 100 * validation / (epoch + validation)
-            let bareBest = bareTimes.min()
+            let bareBest = bareTimes.isEmpty ? nil : bareTimes.sorted()[bareTimes.count / 2]
             guard world.isRoot else { continue }
             var line = String(format: "  %6ld  %-15@ %10.0f (%4.1f%%)  %8.3f  %8.1f  %5.1f   %7.3f = %6.3f + %6.3f + %6.3f + %6.3f        %8.1f (%4.1f%%)",
-                              batch, trainer.plan.description, samplesPerSecond, 100 * (worst - best) / best, epoch, gflops, 100 * gflops / machinePeak,
+                              batch, trainer.exchange.rawValue, samplesPerSecond, 100 * (worst - best) / best, epoch, gflops, 100 * gflops / machinePeak,
                               best * 1e3, p.forward / n * 1e3, p.backward / n * 1e3, p.exchange / n * 1e3, p.update / n * 1e3,
                               validation * 1e3, validationPercent)
             if let bareBest { line += String(format: "       %8.3f   %5.3f", bareBest * 1e3, best / bareBest) }
             print(line)
             fflush(nil)
             let row: [String] = [
-                String(world.size), String(nodes), String(batch), trainer.plan.description.replacingOccurrences(of: ",", with: "+"),
+                String(world.size), String(nodes), String(batch), trainer.exchange.rawValue,
                 String(format: "%.1f", samplesPerSecond), String(format: "%.2f", 100 * (worst - best) / best),
                 String(format: "%.4f", epoch), String(format: "%.2f", gflops), String(format: "%.2f", machinePeak),
                 String(format: "%.2f", 100 * gflops / machinePeak), String(format: "%.4f", best * 1e3),

@@ -1,5 +1,5 @@
 // `mlp plot` draws a run's learning curves from its JSON log; `mlp scaling` turns the rows of
-// Scripts/scaling-bench.sh into a table, a latency-bandwidth model and a speedup plot.
+// Scripts/bench/scaling.sh into a table, a latency-bandwidth model and a speedup plot.
 import ArgumentParser
 import Foundation
 import MLPCore
@@ -102,21 +102,17 @@ struct Scaling: ParsableCommand {
         let measured = rows.filter { $0.ranks > 1 }.compactMap(LatencyBandwidthModel.fitted).first
         let given = LatencyBandwidthModel(name: "given network", latency: latencyUs * 1e-6, bytesPerSecond: bandwidthGbps * 1e9 / 8)
         print("")
-        print("Latency-bandwidth model: step(P) = compute(B/P) + the exchange, each layer its cheapest way; predicted efficiency")
+        print("Latency-bandwidth model: step(P) = share(B/P) + update (factors) or update/P (sharded) + the gathers, the faster way; predicted efficiency")
         print("")
         print("| model | \(sizeColumn) | 8 ranks | 64 ranks | 512 ranks |")
         print("|---|---:|---:|---:|---:|")
         for model in [measured, given].compactMap({ $0 }) {
             for size in sizes {
                 guard let one = rows.first(where: { $0.ranks == 1 && $0.batch == size }) else { continue }
-                let step = one.stepMilliseconds / 1e3
-                let flopsPerSecond = one.samplesPerSecond * Benchmark.flopsPerSample(Architecture())
                 let cells = [8, 64, 512].map { p -> String in
                     let batch = weak ? size * p : size
                     guard batch >= p else { return "n/a (B < P)" }
-                    let e = weak
-                        ? step / (step + model.exchangeSeconds(ranks: p, batch: batch, flopsPerSecond: flopsPerSecond))
-                        : model.efficiency(ranks: p, batch: batch, oneRankStep: step)
+                    let e = model.efficiency(ranks: p, batch: batch, one: LatencyBandwidthModel.OneRank(one))
                     return String(format: "%.0f%%", 100 * e)
                 }
                 print("| \(model) | \(size) | " + cells.joined(separator: " | ") + " |")

@@ -39,7 +39,7 @@ final class Reporter: TrainingObserver {
             ("batch_size", .integer(trainer.configuration.batchSize)), ("learning_rate", .number(trainer.configuration.sgd.learningRate)),
             ("peak_learning_rate", .number(trainer.configuration.sgd.peakRate(batchSize: trainer.configuration.batchSize))),
             ("warmup_epochs", .integer(trainer.configuration.sgd.warmupEpochs)),
-            ("exchange", .string(trainer.plan.description)),
+            ("exchange", .string(trainer.exchange.rawValue)),
             ("iteration", .integer(trainer.state.iteration)), ("batches_per_epoch", .integer(trainer.schedule.batchesPerEpoch)),
             ("resumed", .bool(resumed)),
         ]))

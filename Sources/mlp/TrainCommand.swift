@@ -185,8 +185,11 @@ struct Train: ParsableCommand {
         let scaled = c.sgd.scaling == .linear
             ? " × \(c.batchSize)/\(c.sgd.referenceBatch) = \(compact(c.sgd.peakRate(batchSize: c.batchSize))) (linear scaling\(c.sgd.warmupEpochs > 0 ? ", \(c.sgd.warmupEpochs)-epoch warm-up" : ""))" : ""
         print("  optimizer   SGD lr \(compact(c.sgd.learningRate))\(scaled)\(c.sgd.decay > 0 ? " / (1 + \(compact(c.sgd.decay))·t)" : ""), L1 \(compact(c.sgd.l1)), L2 \(compact(c.sgd.l2)), batch \(c.batchSize), up to \(c.epochs) epochs, patience \(c.patience), seed \(c.seed), \(c.shuffle ? "shuffled" : "tutorial order")")
-        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(t.hiddenUnits.map { _ in "model-parallel, all \(c.batchSize) samples and \(unitCounts(c.architecture.hiddenSizes[0], ranks: t.world.size)) hidden units" } ?? "data-parallel, \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples") per rank, exchange \(c.exchange.rawValue): \(t.plan)\(t.plan.splitsFirstLayer ? " (first layer model-parallel)" : ""), OpenBLAS on one thread per rank (\(BLAS.coreName))")
-        print("  first layer \(t.usesSparseInput ? "from the non-zero inputs only" : "dense GEMMs") (--sparse-input \(c.sparseInput.rawValue); \(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero)")
+        let perRank = t.exchange == .columns
+            ? "model-parallel, all \(c.batchSize) samples and \(unitCounts(c.architecture.hiddenSizes[0], ranks: t.world.size)) hidden units per rank"
+            : "data-parallel, \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples per rank"
+        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(perRank), exchange \(c.exchange.rawValue): \(t.exchange.rawValue) (\(t.exchangeReason)), OpenBLAS on one thread per rank (\(BLAS.coreName))")
+        print("  first layer from the non-zero inputs only (\(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero); the same bits on any number of ranks")
         print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")
         if let checkpoint {
             print("  resumed     \(path!) at iteration \(checkpoint.state.iteration) (saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")

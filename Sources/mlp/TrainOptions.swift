@@ -5,8 +5,6 @@ import MLPCore
 
 extension Activation: ExpressibleByArgument {}
 extension ExchangeMode: ExpressibleByArgument {}
-extension ParameterMemory: ExpressibleByArgument {}
-extension SparseInputMode: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
 
 /// "500" or "500,300": the widths of the hidden layers.
@@ -107,19 +105,34 @@ struct OptimizerOptions: ParsableArguments {
 
 /// How a step divides its work among the ranks: `mlp train` and `mlp bench` share these.
 struct StepOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How each rank's gradients reach the others. Data-parallel (every rank trains its shard of the minibatch): dense (allreduce the gradients), factors (gather the activation and delta rows; every rank forms the whole gradient), sharded (gather them; each rank updates its rows of each weight), or auto (per layer, the cheapest of these by a cost model). Model-parallel, only when asked for: split (the first layer: each rank keeps a block of W_0's input rows and multiplies the whole minibatch by them; the products are reduce-scattered; the other layers as sharded), or columns (one hidden layer: each rank owns a block of its hidden units for the whole minibatch; only the logits are summed).", valueName: "mode"))
-    var exchange: ExchangeMode = .auto
+    @Option(help: ArgumentHelp("How the ranks divide a step. Data-parallel (every rank trains its shard of the minibatch; every rank ends the step with one rank's bits): factors (gather every row's activations and deltas; every rank forms the whole update), sharded (gather them; each rank updates its block of the first layer's rows, which are gathered), or auto (the faster of the two, timed at start-up). Model-parallel, only when asked for: columns (one hidden layer: each rank owns a block of the hidden units for the whole minibatch; the hidden layer is gathered; also one rank's bits).", valueName: "mode"))
+    var exchange: String = "auto"
 
-    @Option(help: ArgumentHelp("Where the parameters live: shared (one copy per node, in MPI shared memory), private (one per rank) or auto (shared when every rank is on one node; private with --exchange columns).", valueName: "where"))
-    var parameterMemory: ParameterMemory = .auto
+    // Options of earlier releases, refused with what replaced them.
+    @Option(help: .hidden) var parameterMemory: String?
+    @Option(help: .hidden) var sparseInput: String?
 
-    @Option(help: ArgumentHelp("The first layer's product and weight gradient from the inputs' non-zero pixels only: on, off (GEMMs) or auto (on when under 30 % of the training pixels are non-zero; MNIST: 19 %).", valueName: "mode"))
-    var sparseInput: SparseInputMode = .auto
+    /// The chosen way (after `validate`).
+    var mode: ExchangeMode { ExchangeMode(rawValue: exchange) ?? .auto }
+
+    func validate() throws {
+        switch exchange {
+        case "dense", "split":
+            throw ValidationError("--exchange \(exchange) was removed: it summed partial gradients across ranks, so its result depended on the number of ranks, and it was never the fastest (docs/performance.md). Use auto, factors, sharded or columns: each gives one rank's bits.")
+        case _ where ExchangeMode(rawValue: exchange) == nil:
+            throw ValidationError("--exchange \(exchange): expected auto, factors, sharded or columns.")
+        default: break
+        }
+        if parameterMemory != nil {
+            throw ValidationError("--parameter-memory was removed: every rank keeps its own copy of the parameters (a copy shared by the node's ranks made a step's speed depend on where the machine put its cores; docs/performance.md). Drop the flag.")
+        }
+        if sparseInput != nil {
+            throw ValidationError("--sparse-input was removed: the first layer always works from the inputs' non-zero pixels, which is exact on any number of ranks (docs/performance.md). Drop the flag.")
+        }
+    }
 
     func apply(to c: inout TrainingConfiguration) {
-        c.exchange = exchange
-        c.parameterMemory = parameterMemory
-        c.sparseInput = sparseInput
+        c.exchange = mode
     }
 }
 

@@ -11,10 +11,9 @@ extension Integration {
     @Suite struct Determinism {
         /// OPENBLAS_NUM_THREADS 1 and 2, and rank 0 confined to one core (one scoring thread) or
         /// not: the same parameters to the bit and the same validation and test errors.
-        @Test(arguments: ["on", "off"])
-        func threadSettingsChangeNoBit(sparseInput: String) throws {
+        @Test func threadSettingsChangeNoBit() throws {
             let s = Scratch()
-            let flags = ["train", "--train-limit", "3000", "--eval-limit", "2000", "--epochs", "2", "--sparse-input", sparseInput]
+            let flags = ["train", "--train-limit", "3000", "--eval-limit", "2000", "--epochs", "2"]
             let variants: [(name: String, prefix: [String], environment: [String: String])] = [
                 ("OPENBLAS_NUM_THREADS=1", [], ["OPENBLAS_NUM_THREADS": "1"]),
                 ("OPENBLAS_NUM_THREADS=2", [], ["OPENBLAS_NUM_THREADS": "2"]),
@@ -33,7 +32,7 @@ extension Integration {
             }
             for run in runs.dropFirst() {
                 expectSameBits(UnsafeBufferPointer(run.checkpoint.parameters.flat), UnsafeBufferPointer(runs[0].checkpoint.parameters.flat),
-                               "sparse input \(sparseInput), \(run.name) against \(runs[0].name)")
+                               "\(run.name) against \(runs[0].name)")
                 #expect(errors(run.log) == errors(runs[0].log), "\(run.name)")
             }
             #expect(errors(runs[0].log).count == 2)

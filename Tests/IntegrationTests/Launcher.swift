@@ -200,7 +200,3 @@ func logEvents(_ path: String) -> [[String: Any]] {
     return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
 }
 
-/// The largest |a − b| / (|b| + floor) over two parameter sets.
-func worstRelativeDifference(_ a: ParameterSet, _ b: ParameterSet, floor: Float = 1e-3) -> Float {
-    BufferComparison.worstRelativeDifference(UnsafeBufferPointer(a.flat), UnsafeBufferPointer(b.flat), floor: floor)
-}

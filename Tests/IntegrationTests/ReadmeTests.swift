@@ -45,21 +45,21 @@ extension Integration {
         ]
 
         /// Commands that need root and network namespaces: run only where the Network tests run.
-        static let needNamespaces = ["Scripts/network-bench.sh"]
+        static let needNamespaces = ["Scripts/bench/network.sh"]
 
         /// Long commands and the flags appended to shorten them here (later flags win).
         static let shortened: [(contains: String, append: String)] = [
             ("Scripts/train.sh", " --epochs 1 --train-limit 1000 --eval-limit 500"),
             ("--checkpoint-dir runs/tutorial", " --epochs 1 --train-limit 1000 --eval-limit 500"),
-            ("Scripts/scaling-bench.sh", " --seconds 0.2 --strong 20 --weak 16 --out runs/scaling-readme"),
-            ("Scripts/compare-peers.sh", " --seconds 0.3 --repeats 1"),
-            ("Scripts/compare-exchanges.sh", " --rounds 1 --seconds 0.2 --batches 20 --out runs/exchanges-readme"),
+            ("Scripts/bench/scaling.sh", " --seconds 0.2 --strong 20 --weak 16 --out runs/scaling-readme"),
+            ("Scripts/bench/peers.sh", " --seconds 0.3 --repeats 1"),
+            ("Scripts/bench/whole-runs.sh", " --rounds 1 --epochs 1 --train-limit 2000"),
             ("--checkpoint-dir runs/requeue", " --train-limit 1000 --eval-limit 500"),
-            ("Scripts/soak.sh", " --seconds 5"),
+            ("Scripts/bench/soak.sh", " --seconds 5"),
             ("mlp bench", " --seconds 0.2 --repeats 1 --batch-sizes 20"),
-            ("Scripts/network-bench.sh", " --seconds 0.2 --batches 20 --out runs/network-readme"),
+            ("Scripts/bench/network.sh", " --seconds 0.2 --batches 20 --out runs/network-readme"),
             ("--out runs/sweep", " --epochs 2 --train-limit 1000 --eval-limit 300"),
-            ("Scripts/sweep-bench.sh", " --rounds 1 --lists --lr=0.1,0.01 -- --epochs 1 --train-limit 400 --eval-limit 200"),
+            ("Scripts/bench/sweep.sh", " --rounds 1 --lists --lr=0.1,0.01 -- --epochs 1 --train-limit 400 --eval-limit 200"),
         ]
 
         @Test func everyCommandRunsAsWritten() throws {
@@ -79,13 +79,13 @@ extension Integration {
                 #expect(result.status == 0, "README command failed: \(line)\n\(result.output)")
             }
             let python = try #require(Readme.pythonBlocks(Self.readme).first)
-            let script = try String(contentsOfFile: Launcher.repository + "/Scripts/checkpoint_eval.py", encoding: .utf8)
+            let script = try String(contentsOfFile: Launcher.repository + "/Scripts/checkpoint-eval.py", encoding: .utf8)
             let ours = try Launcher.run(["python3", "-c", python], directory: s.path)
             let eval = try Launcher.run([".build/release/mlp", "eval", "--checkpoint", "runs/quickstart/best.safetensors"], directory: s.path)
             let count = ours.stdout.split(separator: "(").last?.split(separator: " ").first.map(String.init) ?? "?"
             #expect(ours.status == 0 && eval.stdout.contains("(\(count) of 10000 misclassified)"), "python: \(ours.output) mlp: \(eval.stdout)")
             for line in ["x @ tensors[f\"hidden.{i}.weight\"]", "safe_open("] {
-                #expect(script.contains(line), "Scripts/checkpoint_eval.py and the README's snippet have drifted apart")
+                #expect(script.contains(line), "Scripts/checkpoint-eval.py and the README's snippet have drifted apart")
             }
         }
     }

@@ -91,12 +91,12 @@ extension Integration {
         @Test func groupsDrawAsTheyFinish() throws {
             let s = Scratch()
             let out = s.file("sweep")
-            let sweep = try Launcher.mlp(["sweep", "--hidden", "1000,10,11,12,13,14", "--train-limit", "10000", "--eval-limit", "300",
+            let sweep = try Launcher.mlp(["sweep", "--hidden", "3000,10,11,12,13,14", "--train-limit", "10000", "--eval-limit", "300",
                                           "--epochs", "4", "--out", out], ranks: 2, timeout: 180)
             #expect(sweep.status == 0, "\(sweep.output)")
             let rows = try results(out)
-            let dear = try #require(rows.first { $0.point.values[.hidden] == "1000" })
-            let others = rows.filter { $0.point.values[.hidden] != "1000" }
+            let dear = try #require(rows.first { $0.point.values[.hidden] == "3000" })
+            let others = rows.filter { $0.point.values[.hidden] != "3000" }
             #expect(others.count == 5 && others.allSatisfy { $0.group != dear.group }, "\(rows.map { ($0.point.name, $0.group, $0.seconds) })")
         }
 
@@ -105,8 +105,8 @@ extension Integration {
         /// of a sweep never stopped (all but the seconds).
         @Test func interruptedSweepRerunGivesTheSameTable() throws {
             let s = Scratch()
-            // About 2.5 s per configuration: long enough for mpirun's one-second delay in passing SIGTERM on.
-            let flags = ["--lr", "0.1,0.03", "--hidden", "300,500", "--train-limit", "20000", "--eval-limit", "500", "--epochs", "8"]
+            // About 3 s per configuration: long enough for mpirun's one-second delay in passing SIGTERM on.
+            let flags = ["--lr", "0.1,0.03", "--hidden", "300,500", "--train-limit", "20000", "--eval-limit", "500", "--epochs", "20"]
             let started = Date()
             let (process, scratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary, "sweep", "--out", s.file("stopped")] + flags)
             let deadline = Date().addingTimeInterval(90)

@@ -1,61 +1,76 @@
-// Backpropagation and the SGD update against finite differences of an independent
-// double-precision cost (Helpers.referenceCost), for every activation, on a net with two hidden layers.
+// The training step's update against finite differences of an independent double-precision cost
+// (Helpers.referenceCost), for every activation and way, on tiny nets; and several steps against
+// plain SGD in Double, through every path of the first layer's decay.
 import Foundation
 import MLPCore
 import Testing
 
-@Suite struct GradientTests {
+@Suite(.serialized) struct GradientTests {
     static let l1 = 0.003, l2 = 0.02
 
-    func tinyNet(_ activation: Activation) -> (Architecture, ParameterSet, LabeledImages) {
-        let architecture = Architecture(inputSize: 6, hiddenSizes: [5, 4], outputSize: 3, activation: activation)
-        return (architecture, randomParameters(architecture, seed: 7), randomBatch(rows: 4, inputs: 6, classes: 3, seed: 11))
+    /// A trainer over `rows` random images (40 % zeros: the first layer lists only the others),
+    /// one global minibatch of `batch` rows, one rank.
+    func trainer(_ architecture: Architecture, exchange: ExchangeMode, rows: Int, batch: Int, sgd: SGD,
+                 parameters: ParameterSet) throws -> Trainer {
+        let set = randomBatch(rows: rows, inputs: architecture.inputSize, classes: architecture.outputSize, seed: 11)
+        var random = FixtureRandom(state: 5)
+        for i in 0..<rows * architecture.inputSize where random.next() < 0.4 { set.pixels.base[i] = 0 }
+        var c = TrainingConfiguration()
+        c.architecture = architecture
+        c.batchSize = batch
+        c.epochs = 1
+        c.patience = 1_000_000
+        c.sgd = sgd
+        c.exchange = exchange
+        return try Trainer(configuration: c, data: MNIST(train: set, validation: set, test: set),
+                           world: try MPICommunicator.world(), parameters: parameters)
     }
 
-    /// Forward, output delta and backpropagation as the trainer runs them; returns Σ NLL.
-    func backward(_ architecture: Architecture, _ p: ParameterSet, _ batch: Samples, _ workspace: Workspace) -> Double {
-        let model = MLP(architecture)
-        let acts = workspace.activations(0, count: batch.count), deltas = workspace.deltas(0, count: batch.count)
-        model.forward(batch.images, p, activations: acts)
-        let loss = SoftmaxCrossEntropy.delta(logits: acts.last!, labels: batch.labels, into: deltas.last!)
-        model.backpropagate(p, activations: acts, deltas: deltas)
-        return loss
-    }
-
-    /// Every parameter's gradient implied by one real SGD step with η = 1: ∇ = θ_before − θ_after.
-    func impliedGradient(_ activation: Activation, fused: Bool) -> (implied: [Double], finite: [Double], loss: Double, reference: Double) {
-        let (architecture, p, set) = tinyNet(activation)
+    /// Every parameter's gradient implied by one real training step with η = 1 over the whole
+    /// training set (one minibatch, so the step ends an epoch and the first layer's decay scale is
+    /// folded): ∇ = θ_before − θ_after.
+    func impliedGradient(_ activation: Activation, exchange: ExchangeMode, hidden: [Int]) throws -> (implied: [Double], finite: [Double]) {
+        let architecture = Architecture(inputSize: 6, hiddenSizes: hidden, outputSize: 3, activation: activation)
+        let p = randomParameters(architecture, seed: 7)
+        let t = try trainer(architecture, exchange: exchange, rows: 4, batch: 4,
+                            sgd: SGD(learningRate: 1, decay: 0, l1: Self.l1, l2: Self.l2), parameters: p)
         let before = p.flat.map(Double.init)
-        let finite = finiteDifferenceGradient(architecture, p, set.all, l1: Self.l1, l2: Self.l2)
-        let reference = referenceCost(architecture, before, set.all, l1: 0, l2: 0)
-        let workspace = Workspace(architecture, rows: set.all.count)
-        let loss = backward(architecture, p, set.all, workspace)
-        let sgd = SGD(learningRate: 1, decay: 0, l1: Self.l1, l2: Self.l2)
-        let model = MLP(architecture)
-        let acts = workspace.activations(0, count: set.all.count), deltas = workspace.deltas(0, count: set.all.count)
-        let g = ParameterSet(p.layout)
-        for l in 0..<architecture.layerCount {
-            let input = l == 0 ? set.all.images : acts[l - 1]
-            if fused {
-                sgd.applyFactors(layer: l, to: p, input: input, delta: deltas[l], rate: 1, ones: workspace.ones.base)
-            } else {
-                model.gradient(layer: l, input: input, delta: deltas[l], into: g, ones: workspace.ones.base)
-                sgd.applyDense(layer: l, to: p, gradients: g, batchSize: set.all.count, rate: 1)
-            }
-        }
-        let implied = zip(before, p.flat).map { $0 - Double($1) }
-        return (implied, finite, loss / Double(set.all.count), reference)  // referenceCost is already a mean
+        let finite = finiteDifferenceGradient(architecture, p, t.data.train, l1: Self.l1, l2: Self.l2)
+        #expect(try t.step() == .updated)
+        return (zip(before, p.flat).map { $0 - Double($1) }, finite)
     }
 
-    @Test(arguments: Activation.allCases, [false, true])
-    func updateFollowsTheFiniteDifferenceGradient(_ activation: Activation, fused: Bool) {
-        let r = impliedGradient(activation, fused: fused)
+    /// The data-parallel step on two hidden layers, and the model-parallel one (one hidden layer).
+    @Test(arguments: Activation.allCases, [ExchangeMode.factors, .sharded, .columns])
+    func updateFollowsTheFiniteDifferenceGradient(_ activation: Activation, exchange: ExchangeMode) throws {
+        let r = try impliedGradient(activation, exchange: exchange, hidden: exchange == .columns ? [5] : [5, 4])
         // Float32 arithmetic against a Double reference: stated tolerance 1e-4 absolute + 1e-3 relative.
         for (i, (a, b)) in zip(r.implied, r.finite).enumerated() {
             #expect(abs(a - b) <= 1e-4 + 1e-3 * abs(b), "parameter \(i): update implies \(a), finite differences \(b)")
         }
-        #expect(relativeDifference(r.loss, r.reference) < 1e-5, "mean NLL \(r.loss) vs reference \(r.reference)")
         #expect(r.implied.contains { abs($0) > 1e-3 }, "the test must exercise non-trivial gradients")
+    }
+
+    /// Twelve steps (an epoch) against plain SGD in Double on the finite-difference gradient: the
+    /// first layer's decay kept as a scale (l2 only; with a decay strong enough that the scale is
+    /// folded early), and updated directly (with L1; with a decay of more than half a step).
+    @Test(arguments: [(0.0, 0.02, 0.3), (0.0, 0.24, 1.0), (0.003, 0.02, 0.3), (0.0, 0.3, 1.0)])
+    func stepsFollowPlainSGD(l1: Double, l2: Double, rate: Double) throws {
+        let architecture = Architecture(inputSize: 6, hiddenSizes: [5, 4], outputSize: 3, activation: .tanh)
+        let p = randomParameters(architecture, seed: 7)
+        let t = try trainer(architecture, exchange: .factors, rows: 48, batch: 4, sgd: SGD(learningRate: rate, decay: 0, l1: l1, l2: l2), parameters: p)
+        var reference = p.flat.map(Double.init)
+        let shadow = ParameterSet(p.layout)
+        for step in 0..<12 {
+            for i in reference.indices { shadow.storage.base[i] = Float(reference[i]) }
+            let g = finiteDifferenceGradient(architecture, shadow, t.data.train.slice(4 * step, count: 4), l1: l1, l2: l2, step: 1e-5)
+            for i in reference.indices { reference[i] -= rate * g[i] }
+            #expect(try t.step() == .updated)
+        }
+        #expect(t.isFoldPoint(12))
+        var worst = 0.0
+        for (a, b) in zip(p.flat, reference) { worst = max(worst, abs(Double(a) - b) / max(1e-2, abs(b))) }
+        #expect(worst < 2e-3, "l1 \(l1), l2 \(l2), rate \(rate): worst relative difference \(worst) after 12 steps")
     }
 
     @Test func penaltiesCoverWeightsOnly() {
@@ -82,28 +97,5 @@ import Testing
         sgd.referenceBatch = 40
         sgd.decay = 0.5
         #expect(abs(sgd.rate(at: 30, batchSize: 80, batchesPerEpoch: 10) - 0.02 / 16) < 1e-15)
-    }
-}
-
-@Suite struct ShardedUpdateTests {
-    /// Updating W's rows in two parts (as two ranks of the sharded exchange do) equals the whole update.
-    @Test func rowRangesComposeToTheFullUpdate() {
-        let architecture = Architecture(inputSize: 7, hiddenSizes: [5], outputSize: 3, activation: .tanh)
-        let whole = randomParameters(architecture, seed: 3), parts = randomParameters(architecture, seed: 3)
-        let set = randomBatch(rows: 6, inputs: 7, classes: 5, seed: 4)
-        let delta = randomBatch(rows: 6, inputs: 5, classes: 2, seed: 5)   // any (6, 5) matrix will do
-        let ones = FloatStorage(count: 6)
-        ones.base.update(repeating: 1, count: 6)
-        let sgd = SGD(learningRate: 0.3, decay: 0, l1: 0.01, l2: 0.05)
-        sgd.applyFactors(layer: 0, to: whole, input: set.all.images, delta: delta.all.images, rate: 0.3, ones: ones.base)
-        // Two "ranks" on one copy: each updates its rows and the whole bias, so the bias is put back
-        // in between (on real ranks each updates its own copy of the bias).
-        let original = randomParameters(architecture, seed: 3)
-        sgd.applyFactors(layer: 0, rows: 0..<4, to: parts, input: set.all.images, delta: delta.all.images, rate: 0.3, ones: ones.base)
-        parts.bias(0).update(from: original.bias(0), count: 5)
-        sgd.applyFactors(layer: 0, rows: 4..<7, to: parts, input: set.all.images, delta: delta.all.images, rate: 0.3, ones: ones.base)
-        for i in 0..<whole.layout.count {
-            #expect(abs(whole.storage.base[i] - parts.storage.base[i]) <= 1e-6 * (1 + abs(whole.storage.base[i])), "parameter \(i)")
-        }
     }
 }

@@ -65,8 +65,8 @@ import Testing
         #expect(again.parameterHash() == straight.parameterHash(), "same seed, same bits")
     }
 
-    /// Stopped after 2 epochs and 77 steps (mid-epoch, as a signal may stop a run), checkpointed
-    /// and resumed: the same bits as the run that went straight through 4 epochs.
+    /// Stopped after 2 epochs and 76 steps (mid-epoch, at the fold point a signal's stop waits for),
+    /// checkpointed and resumed: the same bits as the run that went straight through 4 epochs.
     @Test func resumeMidEpochIsBitIdentical() throws {
         let world = try MPICommunicator.world()
         let straight = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
@@ -74,9 +74,10 @@ import Testing
         _ = try straight.run()
         let first = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
                                 parameters: .initialized(Architecture(), seed: 1234))
-        for _ in 0..<(2 * first.schedule.batchesPerEpoch + 77) { #expect(try first.step() == .updated) }
+        for _ in 0..<(2 * first.schedule.batchesPerEpoch + 76) { #expect(try first.step() == .updated) }
+        #expect(first.isFoldPoint(576))
         let saved = try Checkpoint.decode(first.checkpoint().encoded(), path: "mem")
-        #expect(saved.state.iteration == 2 * 250 + 77)
+        #expect(saved.state.iteration == 2 * 250 + 76)
         let resumed = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
                                   parameters: saved.parameters, state: saved.state)
         let summary = try resumed.run()

@@ -41,6 +41,7 @@ int CMPIShim_allreduce_max_int64(void *comm, int64_t *buffer, int count);       
 int CMPIShim_allgather_int64(void *comm, const int64_t *value, int64_t *all);           /* one value per rank */
 int CMPIShim_allgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements); /* in place */
 int CMPIShim_reduce_scatter_sum_float(void *comm, const float *send, float *receive, const int *counts);
+int CMPIShim_iallgather_float(void *comm, const float *send, int count, float *receive, void **request);
 int CMPIShim_iallgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements, void **request);
 int CMPIShim_waitall(int count, void **requests);
 int CMPIShim_bcast_bytes(void *comm, void *buffer, int count, int root);

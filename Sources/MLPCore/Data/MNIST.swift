@@ -13,6 +13,11 @@ public struct MNIST {
     public let validation: Samples
     public let test: Samples
     private let owners: [LabeledImages]
+    private let nonZeros = NonZerosCache()
+
+    /// The training images' non-zeros, listed once on first use (the training step's kernels read
+    /// each minibatch's from them; `mlp sweep`'s trainings share them).
+    public var trainNonZeros: SparseRows { nonZeros.rows(of: train.images) }
 
     /// Loads the four files from `directory` (each name with or without .gz) and splits them.
     /// `trainLimit` / `evalLimit` keep only the first samples of each split, for quick runs and tests.
@@ -38,6 +43,15 @@ public struct MNIST {
             validation: trainingFile.all.slice(n - validationCount, count: min(validationCount, evalCount)),
             test: testFile.all.slice(0, count: min(testFile.all.count, evalCount)),
             owners: [trainingFile, testFile])
+    }
+
+    init(train: Samples, validation: Samples, test: Samples, owners: [LabeledImages]) {
+        (self.train, self.validation, self.test, self.owners) = (train, validation, test, owners)
+    }
+
+    /// Three splits of any images (tests train tiny models on them).
+    public init(train: LabeledImages, validation: LabeledImages, test: LabeledImages) {
+        self.init(train: train.all, validation: validation.all, test: test.all, owners: [train, validation, test])
     }
 
     /// One split only, reading only the files it needs (for `mlp eval`).
@@ -69,5 +83,17 @@ public struct MNIST {
         if FileManager.default.fileExists(atPath: base + ".gz") { return base + ".gz" }
         if FileManager.default.fileExists(atPath: base) { return base }
         return base + ".gz"
+    }
+}
+
+/// A split's non-zeros, made once (a class, so that copies of the MNIST value share it).
+private final class NonZerosCache: @unchecked Sendable {
+    private var made: SparseRows?
+
+    func rows(of images: Matrix) -> SparseRows {
+        if let made { return made }
+        let rows = SparseRows(images, columnPairs: true)
+        made = rows
+        return rows
     }
 }

@@ -40,6 +40,11 @@ public final class MinibatchSchedule {
         return staging.all
     }
 
+    /// The global minibatch of `iteration` with where each of its rows comes from.
+    public func minibatch(_ iteration: Int) -> Minibatch {
+        Minibatch(iteration: iteration, samples: batch(iteration), schedule: self)
+    }
+
     /// The training sample at row `row` of minibatch `iteration`.
     public func sample(_ iteration: Int, row: Int) -> Int {
         let index = iteration % batchesPerEpoch
@@ -51,4 +56,18 @@ public final class MinibatchSchedule {
         }
         return Int(order[index * batchSize + row])
     }
+}
+
+/// One global minibatch: its samples, and for each row the training sample it is (the kernels take
+/// the rows' non-zeros from the training set's, listed once).
+public struct Minibatch {
+    public let iteration: Int
+    public let samples: Samples              // images (B, 784), labels (B)
+    let schedule: MinibatchSchedule
+
+    public var count: Int { samples.count }
+
+    /// The training set's row that row `r` of this minibatch is.
+    @inline(__always)
+    func trainingRow(_ r: Int) -> Int { schedule.sample(iteration, row: r) }
 }

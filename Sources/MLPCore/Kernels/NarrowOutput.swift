@@ -30,6 +30,9 @@ public final class NarrowOutput {
         }
     }
 
+    /// Wᵀ as packed, (outputs, inputs): the backward pass multiplies the output delta by it.
+    public var transposedWeights: Matrix { Matrix(transposed.base, rows: outputs, columns: inputs, stride: stride) }
+
     /// out = h · w (n, outputs) for h (n, inputs).
     public func multiply(_ h: Matrix, into out: Matrix) {
         precondition(h.columns == inputs && out.columns == outputs && out.rows == h.rows, "narrow output shapes")

@@ -19,7 +19,6 @@ public final class PairedRows {
     public var entries: Int { pixel.count }
 
     public init(_ sparse: SparseRows) {
-        precondition(sparse.kept == 0..<sparse.columns, "pairs need every column")
         rows = sparse.rows
         columns = sparse.columns
         let (rows, window) = (sparse.rows, PairedRows.window)
@@ -106,7 +105,7 @@ public final class PairedRows {
             let width = min(PanelWeights.width, w.outputs - first)
             let weights = UnsafePointer(w.storage.base + panel * w.inputs * PanelWeights.width)
             for p in pairs {
-                var acc = PairAccumulator()
+                var acc = ScoringPairAccumulator()
                 for k in Int(entryStart.base[p])..<Int(entryStart.base[p + 1]) {
                     acc.add(firstValue.base[k], secondValue.base[k], times: weights + Int(pixel.base[k]) * PanelWeights.width)
                 }
@@ -147,7 +146,7 @@ public final class PanelWeights {
 }
 
 /// Two images' 128 output sums, in 16 vector registers, fed from one load of each panel row.
-private struct PairAccumulator {
+private struct ScoringPairAccumulator {
     typealias V = SIMD16<Float>
     var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
     var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V()

@@ -12,17 +12,15 @@ public struct MLP {
 
     /// Forward pass. `input` is (n, 784); `activations[l]` receives layer l's output (n, n_{l+1}):
     /// f(a · W_l + b_l) for hidden layers, the logits a · W_L + b_L for the last. With
-    /// `firstProductGiven`, activations[0] already holds input · W_0 (the split exchange computes it);
-    /// with `sparseInput` (the same rows without their zeros) that product skips the zeros. With
-    /// `narrowOutput` (packed from W_L), the logits' product is its kernel's instead of a GEMM.
+    /// `firstProductGiven`, activations[0] already holds input · W_0 (the scoring pass computes it
+    /// from the images' non-zeros). With `narrowOutput` (packed from W_L), the logits' product is
+    /// its kernel's instead of a GEMM.
     public func forward(_ input: Matrix, _ p: ParameterSet, activations: [Matrix], firstProductGiven: Bool = false,
-                        sparseInput: SparseBatch.Rows? = nil, narrowOutput: NarrowOutput? = nil) {
+                        narrowOutput: NarrowOutput? = nil) {
         var a = input
         for l in 0..<layerCount {
             let z = activations[l]
-            if l == 0, !firstProductGiven, let sparseInput {
-                sparseInput.multiply(columns: 0..<input.columns, by: p.weight(0), into: z)
-            } else if l == layerCount - 1, l > 0, let narrowOutput {
+            if l == layerCount - 1, l > 0, let narrowOutput {
                 narrowOutput.multiply(a, into: z)
             } else if l > 0 || !firstProductGiven {
                 BLAS.gemm(a, p.weight(l), into: z)                       // (n, n_in) · (n_in, n_out)
@@ -51,15 +49,9 @@ public struct MLP {
     }
 
     /// Layer l's gradient of the summed loss over the rows of `input`/`delta`:
-    /// G_W = inputᵀ · delta (n_in, n_out), G_b = column sums of delta (n_out). `sparseInput`: the
-    /// same rows as `input` without their zeros.
-    public func gradient(layer l: Int, input: Matrix, delta: Matrix, into g: ParameterSet, ones: UnsafePointer<Float>,
-                         sparseInput: SparseBatch.Rows? = nil) {
-        if let sparseInput {
-            sparseInput.addTransposedProduct(columns: 0..<input.columns, delta: delta, into: g.weight(l), alpha: 1, beta: 0)
-        } else {
-            BLAS.gemm(input, delta, into: g.weight(l), transposeA: true)
-        }
+    /// G_W = inputᵀ · delta (n_in, n_out), G_b = column sums of delta (n_out).
+    public func gradient(layer l: Int, input: Matrix, delta: Matrix, into g: ParameterSet, ones: UnsafePointer<Float>) {
+        BLAS.gemm(input, delta, into: g.weight(l), transposeA: true)
         BLAS.addColumnSums(of: delta, into: g.bias(l), alpha: 1, beta: 0, ones: ones)
     }
 

@@ -7,24 +7,34 @@ public enum SoftmaxCrossEntropy {
     /// respect to the logits. Returns Σ_i −log softmax(logits[i])[label[i]].
     public static func delta(logits: Matrix, labels: UnsafePointer<Int32>, into delta: Matrix) -> Double {
         var loss = 0.0
-        let k = logits.columns
-        for i in 0..<logits.rows {
-            let z = logits.row(i), d = delta.row(i)
-            var maximum = z[0]
-            for j in 1..<k where z[j] > maximum { maximum = z[j] }
-            var sum: Float = 0
-            for j in 0..<k {
-                let e = Foundation.exp(z[j] - maximum)
-                d[j] = e
-                sum += e
-            }
-            let inverse = 1 / sum
-            for j in 0..<k { d[j] *= inverse }
-            let y = Int(labels[i])
-            loss += Double(Foundation.log(sum) + maximum - z[y])
-            d[y] -= 1
-        }
+        for i in 0..<logits.rows { loss += Double(row(logits.row(i), label: Int(labels[i]), into: delta.row(i), count: logits.columns)) }
         return loss
+    }
+
+    /// The same for each row, its NLL stored at `losses[i · lossStride]` (the data-parallel step
+    /// gathers them, so that every rank sums the minibatch's loss in one order).
+    public static func delta(logits: Matrix, labels: UnsafePointer<Int32>, into delta: Matrix,
+                             losses: UnsafeMutablePointer<Float>, lossStride: Int) {
+        for i in 0..<logits.rows {
+            losses[i * lossStride] = row(logits.row(i), label: Int(labels[i]), into: delta.row(i), count: logits.columns)
+        }
+    }
+
+    /// One row: d = softmax(z) − onehot(y); returns −log softmax(z)[y].
+    @inline(__always)
+    private static func row(_ z: UnsafePointer<Float>, label y: Int, into d: UnsafeMutablePointer<Float>, count k: Int) -> Float {
+        var maximum = z[0]
+        for j in 1..<k where z[j] > maximum { maximum = z[j] }
+        var sum: Float = 0
+        for j in 0..<k {
+            let e = Foundation.exp(z[j] - maximum)
+            d[j] = e
+            sum += e
+        }
+        let inverse = 1 / sum
+        for j in 0..<k { d[j] *= inverse }
+        d[y] -= 1
+        return Foundation.log(sum) + maximum - z[y]
     }
 
     /// The predicted class of each row: the first index of the largest logit.

@@ -22,6 +22,10 @@ public protocol Communicator: AnyObject {
     /// counts) must stay untouched until then.
     func startAllgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>,
                         request: UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws
+    /// Every rank's `count` floats from `send`, in rank order into `receive` (count × size floats),
+    /// without waiting; `request` receives a handle for `waitAll`.
+    func startAllgather(_ send: UnsafePointer<Float>, count: Int, into receive: UnsafeMutablePointer<Float>,
+                        request: UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws
     /// Waits for `count` started collectives.
     func waitAll(_ requests: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) throws
     /// Sums `send` (every rank's whole buffer) across ranks and leaves rank r the r-th block of the
@@ -66,6 +70,17 @@ extension Communicator {
             throw failure
         }
         if agreed[0] > 0 { throw TrainingError.failedOnOtherRank(rank: size - Int(agreed[0]), exitCode: Int32(agreed[1])) }
+    }
+
+    /// The error a rank throws after an exchange whose control blocks name failed ranks: a failing
+    /// rank its own, the others a note naming the lowest failing rank; when every rank failed,
+    /// rank 0 alone reports. Every rank exits with the failures' largest exit status.
+    public func failure(_ control: AgreedControl, own: Error?) -> Error {
+        let failed = control.failedRanks
+        if let own {
+            return failed.count == size && rank != 0 ? TrainingError.failedOnEveryRank(exitCode: control.exitCode) : own
+        }
+        return TrainingError.failedOnOtherRank(rank: failed[0], exitCode: control.exitCode)
     }
 
     /// Runs `body` on this rank, then agrees with the others: all go on, or all fail.

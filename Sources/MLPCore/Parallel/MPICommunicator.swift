@@ -111,6 +111,11 @@ public final class MPICommunicator: Communicator {
         try Self.check(CMPIShim_iallgatherv_float(comm, buffer, counts, displacements, request), "MPI_Iallgatherv")
     }
 
+    public func startAllgather(_ send: UnsafePointer<Float>, count: Int, into receive: UnsafeMutablePointer<Float>,
+                               request: UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws {
+        try Self.check(CMPIShim_iallgather_float(comm, send, Int32(count), receive, request), "MPI_Iallgather")
+    }
+
     public func waitAll(_ requests: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) throws {
         guard count > 0 else { return }
         try Self.check(CMPIShim_waitall(Int32(count), requests), "MPI_Waitall")

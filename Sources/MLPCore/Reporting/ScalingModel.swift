@@ -2,7 +2,7 @@
 // bandwidth model of the step fitted to them, to predict efficiency at rank counts beyond this machine.
 import Foundation
 
-/// One `mlp bench` row (a rank count and a batch size), as Scripts/scaling-bench.sh collects them.
+/// One `mlp bench` row (a rank count and a batch size), as Scripts/bench/scaling.sh collects them.
 public struct ScalingRow: Sendable {
     public var ranks: Int
     public var nodes: Int
@@ -11,7 +11,9 @@ public struct ScalingRow: Sendable {
     public var samplesPerSecond: Double
     public var spreadPercent: Double
     public var stepMilliseconds: Double
-    public var computeMilliseconds: Double     // forward + backward + update (this includes the factor GEMMs)
+    public var shareMilliseconds: Double       // forward + backward: a rank's own rows
+    public var updateMilliseconds: Double      // the update (with the sharded way, its second exchange)
+    public var computeMilliseconds: Double { shareMilliseconds + updateMilliseconds }
     public var exchangeMilliseconds: Double
     public var validationPercent: Double
     public var allreduceLatency: Double        // seconds, one float
@@ -38,18 +40,21 @@ public struct ScalingRow: Sendable {
             }
             return ScalingRow(ranks: Int(try d(0)), nodes: Int(try d(1)), batch: Int(try d(2)), exchange: f[c[3]],
                               samplesPerSecond: try d(4), spreadPercent: try d(5), stepMilliseconds: try d(6),
-                              computeMilliseconds: try d(7) + d(8) + d(10), exchangeMilliseconds: try d(9),
+                              shareMilliseconds: try d(7) + d(8), updateMilliseconds: try d(10), exchangeMilliseconds: try d(9),
                               validationPercent: try d(11), allreduceLatency: try d(12) / 1e6, allreduceModel: try d(13) / 1e6,
                               modelFloats: Int(try d(14)))
         }
     }
 }
 
-/// T(P) = compute(B/P) + exchange(P), with compute proportional to the rows a rank works on
-/// (measured on one rank) and the exchange, layer by layer, the cheapest way `--exchange auto`
-/// knows (ExchangePlan.CostModel: an allreduce of the gradient, 2·log₂P·α + 2(P−1)/P · 4n/β;
-/// gathered factors; sharded rows; the split first layer; or, for one hidden layer, its units
-/// divided, with one allreduce of the logits) at the fitted α and β.
+/// T(P) of each way at global batch B, from one rank's measured step split into its share
+/// (forward + backward, in proportion to the rows a rank works on) and its update (in proportion to
+/// B): `factors` repeats the update on every rank, `sharded` divides it, `columns` divides both; each
+/// gathers what it needs, an allgather of n bytes costing log₂P·α + (P−1)/P · n/β:
+///   factors  share/P + update   + gather(B rows of factors)
+///   sharded  share/P + update/P + gather(B rows of factors) + gather(W₀)
+///   columns  (share + update)/P + gather(B rows of hidden units)
+/// with α and β fitted to an allreduce measured on the same ranks (a property of the network).
 public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
     public var latency: Double          // α, seconds per message
     public var bytesPerSecond: Double   // β
@@ -70,38 +75,51 @@ public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
         return LatencyBandwidthModel(name: "measured here", latency: alpha, bytesPerSecond: moved / transfer)
     }
 
-    /// Seconds of one step's exchange on `p` ranks, in the plan `--exchange auto` would choose at
-    /// this model's figures (private parameters, as across nodes).
-    public func exchangeSeconds(ranks p: Int, batch: Int, flopsPerSecond: Double, architecture: Architecture = Architecture()) -> Double {
-        guard p > 1 else { return 0 }
-        let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
-        let layout = ParameterLayout(architecture)
-        let plan = ExchangePlan.choose(.auto, layout: layout, batchSize: batch, worldSize: p, acrossNodes: true, costModel: cost)
-        return cost.time(plan, layout, batchSize: batch, worldSize: p)
+    /// One rank's step, per sample: its share and its update (seconds).
+    public struct OneRank: Sendable {
+        public var share: Double
+        public var update: Double
+
+        public init(share: Double, update: Double) { (self.share, self.update) = (share, update) }
+
+        public init(_ row: ScalingRow) {
+            self.init(share: row.shareMilliseconds / 1e3 / Double(row.batch), update: row.updateMilliseconds / 1e3 / Double(row.batch))
+        }
     }
 
-    /// Predicted parallel efficiency on `p` ranks (strong scaling: the global batch stays `batch`),
-    /// given the one-rank step time for `batch`.
-    public func efficiency(ranks p: Int, batch: Int, oneRankStep: Double, architecture: Architecture = Architecture()) -> Double {
-        let flopsPerSecond = Double(batch) / oneRankStep * Benchmark.flopsPerSample(architecture)
-        let step = oneRankStep * Double(max(1, batch / p)) / Double(batch)
-            + exchangeSeconds(ranks: p, batch: batch, flopsPerSecond: flopsPerSecond, architecture: architecture)
-        return oneRankStep / (Double(p) * step)
+    /// Seconds of an allgather that leaves every one of `p` ranks `bytes` in all.
+    public func gather(bytes: Double, ranks p: Int) -> Double {
+        p > 1 ? log2(Double(p)) * latency + Double(p - 1) / Double(p) * bytes / bytesPerSecond : 0
+    }
+
+    /// The modelled step of `way` (auto: the faster data-parallel way) on `p` ranks at global batch `batch`.
+    public func step(_ way: ExchangeMode, ranks p: Int, batch: Int, one: OneRank, architecture: Architecture = Architecture()) -> Double {
+        let b = Double(batch), share = one.share * b, update = one.update * b, q = Double(p)
+        let sizes = architecture.layerSizes
+        let factors = gather(bytes: 4 * b * Double(MinibatchRows.width(architecture)), ranks: p)
+        switch way {
+        case .factors: return share / q + update + factors
+        case .sharded: return share / q + update / q + factors + gather(bytes: 4 * Double(sizes[0] * sizes[1]), ranks: p)
+        case .columns: return (share + update) / q + gather(bytes: 4 * b * Double(sizes[1]), ranks: p)
+        case .auto:
+            return min(step(.factors, ranks: p, batch: batch, one: one, architecture: architecture),
+                       step(.sharded, ranks: p, batch: batch, one: one, architecture: architecture))
+        }
+    }
+
+    /// Predicted parallel efficiency of the data-parallel default on `p` ranks at global batch `batch`.
+    public func efficiency(ranks p: Int, batch: Int, one: OneRank, architecture: Architecture = Architecture()) -> Double {
+        let alone = (one.share + one.update) * Double(batch)
+        return alone / (Double(p) * step(.auto, ranks: p, batch: batch, one: one, architecture: architecture))
     }
 
     public var description: String {
         String(format: "%@ (α = %.2f µs, β = %.2f GB/s)", name, latency * 1e6, bytesPerSecond / 1e9)
     }
 
-    /// The step a measured row should take by this model: the one-rank step's time scaled to the
-    /// rows each rank works on, plus every layer's exchange (as `ExchangePlan.CostModel` prices the
-    /// row's plan, including the repeated GEMM of factors), at this model's α and β.
+    /// The step a measured row should take by this model, from the one-rank row.
     public func predictedStep(_ row: ScalingRow, oneRank: ScalingRow, architecture: Architecture = Architecture()) -> Double {
-        let compute = oneRank.stepMilliseconds / 1e3 * Double(row.batch / row.ranks) / Double(oneRank.batch)
-        let flopsPerSecond = oneRank.samplesPerSecond * Benchmark.flopsPerSample(architecture)
-        let cost = ExchangePlan.CostModel(latency: latency, bytesPerSecond: bytesPerSecond, flopsPerSecond: flopsPerSecond)
-        let layers = row.exchange.split(separator: " ").first.map { $0.split(separator: "+").compactMap { LayerExchange(rawValue: String($0)) } } ?? []
-        let plan = ExchangePlan(layers: layers, sharedParameters: row.exchange.contains("shared"))
-        return compute + cost.time(plan, ParameterLayout(architecture), batchSize: row.batch, worldSize: row.ranks)
+        let way = ExchangeMode(rawValue: String(row.exchange.prefix { $0 != " " })) ?? .auto
+        return step(way, ranks: row.ranks, batch: row.batch, one: OneRank(oneRank), architecture: architecture)
     }
 }

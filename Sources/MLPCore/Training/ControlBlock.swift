@@ -1,30 +1,43 @@
-// The step's control block: four floats after the gradients in their buffer, summed across ranks in
-// the step's exchange, so that every rank learns the same facts at the same iteration and leaves
-// (or goes on) together. No extra message, and no rank can miss it.
+// What every rank must learn at the same step: that rank 0's early stopping says stop, that a
+// signal arrived, that some rank failed. Each rank's block travels with the step's one exchange
+// (four floats per rank, gathered), so every rank reads the same blocks and leaves, or goes on,
+// together: no extra message, and no rank can miss it.
 
-public struct ControlBlock {
+/// One rank's facts for this step.
+public struct ControlBlock: Equatable, Sendable {
     public static let count = 4
-    let base: UnsafeMutablePointer<Float>
+    public var stop = false         // rank 0: early stopping says stop after the last update
+    public var signal: Int32 = 0    // SIGTERM, SIGINT or SIGUSR1 arrived here (its number)
+    public var exitCode: Int32 = 0  // this rank failed, with this exit status (0: it did not)
 
-    /// The block at `base` (`count` floats).
-    init(_ base: UnsafeMutablePointer<Float>) { self.base = base }
+    public init(stop: Bool = false, signal: Int32 = 0, exitCode: Int32 = 0) {
+        self.stop = stop
+        self.signal = signal
+        self.exitCode = exitCode
+    }
 
-    /// Before the exchange, this rank's facts; after it, their sums over the ranks (a flag is set
-    /// when any rank set it).
-    var stop: Bool {                // rank 0: early stopping says stop; leave before this update
-        get { base[0] > 0 }
-        nonmutating set { base[0] = newValue ? 1 : 0 }
+    func encode(into p: UnsafeMutablePointer<Float>) {
+        p[0] = stop ? 1 : 0
+        p[1] = Float(signal)
+        p[2] = exitCode != 0 ? 1 : 0
+        p[3] = Float(exitCode)
     }
-    var signal: Bool {              // any rank: SIGTERM or SIGINT arrived
-        get { base[1] > 0 }
-        nonmutating set { base[1] = newValue ? 1 : 0 }
+
+    init(decoding p: UnsafePointer<Float>) {
+        self.init(stop: p[0] != 0, signal: Int32(p[1]), exitCode: p[2] != 0 ? max(1, Int32(p[3])) : 0)
     }
-    var error: Bool {               // any rank: failed; everyone leaves, the failing rank reports
-        get { base[2] > 0 }
-        nonmutating set { base[2] = newValue ? 1 : 0 }
-    }
-    var loss: Double {              // Σ NLL over the rank's shard; after the exchange, the minibatch's
-        get { Double(base[3]) }
-        nonmutating set { base[3] = Float(newValue) }
-    }
+}
+
+/// Every rank's block, in rank order: the same on every rank after the exchange.
+public struct AgreedControl: Equatable, Sendable {
+    public let blocks: [ControlBlock]
+
+    /// Rank 0's early stopping asked to stop.
+    public var stop: Bool { blocks[0].stop }
+    /// The signal some rank received (the lowest rank's), or 0.
+    public var signal: Int32 { blocks.first { $0.signal != 0 }?.signal ?? 0 }
+    /// The ranks that failed, in order.
+    public var failedRanks: [Int] { blocks.indices.filter { blocks[$0].exitCode != 0 } }
+    /// The largest exit status of the failed ranks.
+    public var exitCode: Int32 { blocks.map(\.exitCode).max() ?? 0 }
 }

@@ -1,7 +1,8 @@
 // Minibatch SGD on the tutorial's cost: mean NLL + λ₁·‖W‖₁ + λ₂·‖W‖₂² over weight matrices only,
 // with the learning rate η_t = η̂_t / (1 + d·t), η̂ the peak rate (η₀, or η₀·B/B_ref by the linear
-// scaling rule) reached by a linear warm-up from η₀. The update is one pass per layer; where the
-// batch gradient is a product Aᵀ·D that every rank can form, the update rides inside that GEMM.
+// scaling rule) reached by a linear warm-up from η₀. Every layer's update is formed from the whole
+// minibatch's factors (A, D) in one pass (Kernels/OuterProducts.swift, Kernels/PixelPairs.swift); the
+// first layer's decay is kept as a scale (DecayScale, below).
 
 /// How the learning rate follows the global batch B. `linear`: Goyal et al. (2017), "Accurate,
 /// Large Minibatch SGD": η₀ was tuned at batch B_ref, so batch B gets η₀ · B / B_ref.
@@ -40,57 +41,8 @@ public struct SGD: Equatable, Sendable {
         return ramped / (1 + decay * Double(iteration))
     }
 
-    /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·G and b ← b − (η/B)·g, with G and g summed over
-    /// the B samples of the global batch (the allreduced gradient buffer). With `rows`, only those
-    /// rows of W; without `bias`, the bias is left to another rank (node-shared parameters).
-    public func applyDense(layer l: Int, rows: Range<Int>? = nil, bias: Bool = true, to p: ParameterSet,
-                           gradients g: ParameterSet, batchSize: Int, rate eta: Double) {
-        let rows = rows ?? 0..<p.layout.layers[l].inputs
-        let outputs = p.layout.layers[l].outputs
-        let w = p.weight(l).row(rows.lowerBound), gw = g.weight(l).row(rows.lowerBound)
-        let n = rows.count * outputs
-        let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(batchSize))
-        if shrink == 0 {
-            for i in 0..<n { w[i] = keep * w[i] + alpha * gw[i] }
-        } else {
-            for i in 0..<n { w[i] = keep * w[i] - shrink * sign(w[i]) + alpha * gw[i] }
-        }
-        guard bias else { return }
-        let b = p.bias(l), gb = g.bias(l)
-        for j in 0..<outputs { b[j] += alpha * gb[j] }
-    }
-
-    /// The same update with the gradient formed from its factors, every sample of the global batch:
-    /// W ← (1 − 2ηλ₂)·W − ηλ₁·sign(W) − (η/B)·Aᵀ·D in one GEMM (β carries the decay), and
-    /// b ← b − (η/B)·Σ_rows D. `input` A is (B, n_in), `delta` D is (B, n_out). With `rows`, only
-    /// those rows of W are updated (from those columns of A); without `bias`, the bias is left to
-    /// another rank (node-shared parameters). `sparseInput`: A without its zeros, for the kernel
-    /// that skips them. With `columns`, only those columns of W and b (the columns exchange's
-    /// hidden units), and `delta` holds just those columns (B, columns.count).
-    public func applyFactors(layer l: Int, rows: Range<Int>? = nil, columns: Range<Int>? = nil, bias: Bool = true,
-                             to p: ParameterSet, input: Matrix, sparseInput: SparseBatch.Rows? = nil, delta: Matrix,
-                             rate eta: Double, ones: UnsafePointer<Float>) {
-        let rows = rows ?? 0..<p.layout.layers[l].inputs
-        let columns = columns ?? 0..<p.layout.layers[l].outputs
-        let w = p.weight(l).rows(rows.lowerBound, count: rows.count)              // (rows, columns)
-            .columns(columns.lowerBound, count: columns.count)
-        let a = input.columns(rows.lowerBound, count: rows.count)                 // (B, rows), strided
-        let keep = Float(1 - 2 * eta * l2), shrink = Float(eta * l1), alpha = Float(-eta / Double(input.rows))
-        var beta = keep
-        if shrink != 0 {
-            for r in 0..<w.rows {
-                let row = w.row(r)
-                for i in 0..<w.columns { row[i] = keep * row[i] - shrink * sign(row[i]) }
-            }
-            beta = 1
-        }
-        if let sparseInput {
-            sparseInput.addTransposedProduct(columns: rows, delta: delta, into: w, alpha: alpha, beta: beta)
-        } else if !rows.isEmpty {
-            BLAS.gemm(a, delta, into: w, transposeA: true, alpha: alpha, beta: beta)
-        }
-        if bias { BLAS.addColumnSums(of: delta, into: p.bias(l) + columns.lowerBound, alpha: alpha, beta: 1, ones: ones) }
-    }
+    /// The factor an update at rate η multiplies every weight by for the L2 penalty: 1 − 2ηλ₂.
+    public func keep(rate eta: Double) -> Double { 1 - 2 * eta * l2 }
 
     /// The penalty λ₁·‖W‖₁ + λ₂·‖W‖₂² over all weight matrices (not biases).
     public func penalty(_ p: ParameterSet) -> Double {
@@ -108,6 +60,43 @@ public struct SGD: Equatable, Sendable {
     }
 }
 
-/// sign(x) with sign(0) = 0, the subgradient Theano uses for |x|.
-@inline(__always)
-func sign(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+/// The first layer's weight as W₀ = s·V: its L2 decay (every weight × (1 − 2ηλ₂) every step)
+/// multiplies the scale s instead of every row, so that an update writes only the rows of V whose
+/// pixel some sample of the batch has (MNIST: about 424 of 784 at batch 20). The forward pass
+/// multiplies its sums by s. Folded back (V ← s·V, s ← 1) at the iterations the trainer names, so
+/// that checkpoints hold W₀ itself and a resumed run goes on with the same bits, and whenever s
+/// falls below `Tuning.smallestDecayScale`. With an L1 penalty, or a decay that would more than
+/// halve the weights in one step, every row is updated directly (s stays 1).
+struct DecayScale {
+    private(set) var value = 1.0
+    var factor: Float { Float(value) }
+
+    /// The first layer's update at rate `eta`: v (784, columns) ← from the batch's non-zeros
+    /// `pixels` and the deltas `delta` (B, columns) of the whole minibatch; `fold` folds the scale
+    /// into the rank's copy of V (whatever part of it the rank keeps).
+    mutating func update(_ v: Matrix, columns: Range<Int>, pixels: PixelPairs, delta: Matrix, sgd: SGD, batchSize: Int,
+                         rate eta: Double, fold: (Float) -> Void) {
+        let keep = sgd.keep(rate: eta), alpha = -eta / Double(batchSize)
+        if sgd.l1 != 0 || keep < 0.5 {
+            if value != 1 { fold(factor); value = 1 }
+            let shrink = Float(eta * sgd.l1), k = Float(keep)
+            let target = v.columns(columns.lowerBound, count: columns.count)
+            for j in pixels.pixels {
+                let row = target.row(j)
+                for c in 0..<target.columns { row[c] = k * row[c] - shrink * sign(row[c]) }
+            }
+            pixels.addProducts(delta: delta, scale: Float(alpha), into: v, columns: columns)
+            return
+        }
+        value *= keep
+        pixels.addProducts(delta: delta, scale: Float(alpha / value), into: v, columns: columns)
+        if value < Tuning.smallestDecayScale { fold(factor); value = 1 }
+    }
+
+    /// V ← s·V (by the caller, over its part of V) and s ← 1.
+    mutating func fold(_ apply: (Float) -> Void) {
+        guard value != 1 else { return }
+        apply(factor)
+        value = 1
+    }
+}

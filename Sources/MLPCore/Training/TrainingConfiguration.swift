@@ -9,8 +9,6 @@ public struct TrainingConfiguration: Equatable, Sendable {
     public var seed: UInt32 = 1234     // initial weights (numpy RandomState) and shuffling
     public var shuffle = false
     public var exchange: ExchangeMode = .auto
-    public var parameterMemory: ParameterMemory = .auto
-    public var sparseInput: SparseInputMode = .auto
     public var checkReplicasEvery = 0  // steps; 0 = never
     public var checkpointDirectory: String?
 

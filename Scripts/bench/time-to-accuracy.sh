@@ -7,12 +7,12 @@
 # and training seconds to the target, the speedup over the first batch size, and the best test
 # error seen. A run that never gets there stops at --max-epochs.
 #
-#   Scripts/time-to-accuracy.sh [--batch-sizes 20,80,320,1280] [--ranks 2] [--target 0.0165]
+#   Scripts/bench/time-to-accuracy.sh [--batch-sizes 20,80,320,1280] [--ranks 2] [--target 0.0165]
 #                               [--warmup-epochs 5] [--max-epochs 1000] [--out DIR]
 #                               [-- extra mlp train flags, e.g. --shuffle]
 # Outputs in DIR (default runs/time-to-accuracy): B<batch>.jsonl logs and table.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 batches="20,80,320,1280"; ranks=2; target=0.0165; warmup=5; max_epochs=1000; out=runs/time-to-accuracy; extra=()
 while (($#)); do

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Speed against peers, measured side by side: for each repeat it runs, one after another, mlp (one
-# rank, then two; each with its default first layer from the non-zero pixels and with the GEMMs,
-# --sparse-input off) and the numpy reference trainer of the same algorithm (Scripts/numpy_mlp.py, one
+# rank, then two) and the numpy reference trainer of the same algorithm (Scripts/bench/numpy-mlp.py, one
 # process; with --mpi4py also two ranks over mpi4py; with --torch also PyTorch on one thread), then
 # prints seconds per 50,000-sample epoch (best of the repeats, with the spread) and each peer's time
 # as a multiple of mlp's. Every process uses one BLAS thread. The peers' Python packages go into a
 # virtual environment in .build-venv (numpy from the system if present, else from PyPI).
 #
-#   Scripts/compare-peers.sh [--repeats 3] [--seconds 2] [--mpi4py] [--torch]
+#   Scripts/bench/peers.sh [--repeats 3] [--seconds 2] [--mpi4py] [--torch]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 repeats=3; seconds=2; mpi4py=0; torch=0
 while (($#)); do
@@ -38,15 +37,13 @@ bench=(.build/release/mlp bench --batch-sizes 20,256 --seconds "$seconds" --repe
 for r in $(seq 1 "$repeats"); do
     echo "repeat $r of $repeats"
     "${bench[@]}" --csv "$out/mlp1.csv" > /dev/null
-    "${bench[@]}" --sparse-input off --csv "$out/gemm1.csv" > /dev/null
-    $venv/bin/python Scripts/numpy_mlp.py --seconds "$seconds" | sed 's/^/numpy1 /' >> "$out/peers.txt"
+    $venv/bin/python Scripts/bench/numpy-mlp.py --seconds "$seconds" | sed 's/^/numpy1 /' >> "$out/peers.txt"
     mpirun -np 2 --bind-to none "${bench[@]}" --csv "$out/mlp2.csv" > /dev/null
-    mpirun -np 2 --bind-to none "${bench[@]}" --sparse-input off --csv "$out/gemm2.csv" > /dev/null
     if ((mpi4py)); then
-        mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS=1 $venv/bin/python Scripts/numpy_mlp.py --mpi --seconds "$seconds" | sed 's/^/mpi4py2 /' >> "$out/peers.txt"
+        mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS=1 $venv/bin/python Scripts/bench/numpy-mlp.py --mpi --seconds "$seconds" | sed 's/^/mpi4py2 /' >> "$out/peers.txt"
     fi
     if ((torch)); then
-        $venv/bin/python Scripts/numpy_mlp.py --framework torch --seconds "$seconds" | sed 's/^/torch1 /' >> "$out/peers.txt"
+        $venv/bin/python Scripts/bench/numpy-mlp.py --framework torch --seconds "$seconds" | sed 's/^/torch1 /' >> "$out/peers.txt"
     fi
 done
 
@@ -55,7 +52,7 @@ import csv, sys, collections
 out = sys.argv[1]
 times = collections.defaultdict(list)          # (who, ranks, batch) -> seconds per epoch
 for ranks in (1, 2):
-    for who in ("mlp", "gemm"):
+    for who in ("mlp",):
         for row in csv.DictReader(open(f"{out}/{who}{ranks}.csv")):
             b = int(row["batch"])
             times[(who, ranks, b)].append(float(row["seconds_per_epoch"]))
@@ -76,12 +73,12 @@ peers = [p for p in ("numpy", "mpi4py", "torch") if any(k[0] == p for k in times
 print()
 print("Seconds per 50,000-sample epoch, best of the repeats (spread); peers also as a multiple of mlp's time.")
 print()
-print("| workload | mlp | mlp --sparse-input off | only the sgemm calls of that step | " + " | ".join({"numpy": "numpy", "mpi4py": "numpy + mpi4py", "torch": "PyTorch"}[p] for p in peers) + " |")
-print("|---|---:|---:|---:|" + "---:|" * len(peers))
+print("| workload | mlp | only the sgemm calls of that step | " + " | ".join({"numpy": "numpy", "mpi4py": "numpy + mpi4py", "torch": "PyTorch"}[p] for p in peers) + " |")
+print("|---|---:|---:|" + "---:|" * len(peers))
 for ranks in (1, 2):
     for b in (20, 256):
         base = min(times[("mlp", ranks, b)]) if times.get(("mlp", ranks, b)) else None
         label = f"batch {b}, {'1 process' if ranks == 1 else '2 ranks'}"
-        print(f"| {label} | {cell(('mlp', ranks, b))} | {cell(('gemm', ranks, b), base)} | {cell(('sgemm', ranks, b), base)} | "
+        print(f"| {label} | {cell(('mlp', ranks, b))} | {cell(('sgemm', ranks, b), base)} | "
               + " | ".join(cell((p, ranks, b), base) for p in peers) + " |")
 SUMMARY

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Scores an mlp checkpoint on the MNIST test set with a plain numpy forward pass.
 
-Usage: python3 Scripts/checkpoint_eval.py CHECKPOINT [DATA_DIR]
+Usage: python3 Scripts/checkpoint-eval.py CHECKPOINT [DATA_DIR]
 Needs the PyPI packages `safetensors` and `numpy`. Prints e.g. "test error 0.0874 (874 of 10000)".
 The weights are stored (n_in, n_out), so a layer is x @ W + b.
 """

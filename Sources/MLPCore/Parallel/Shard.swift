@@ -35,6 +35,15 @@ public struct Shard: Equatable, Sendable {
         return start(rank)..<start(rank + 1)
     }
 
+    /// `rows(balancing:)` with every range starting on an even row (the update takes rows of W₀ in
+    /// pairs, and a pair must not straddle two ranks).
+    public static func evenRows(balancing cost: [Double], rank: Int, worldSize: Int) -> Range<Int> {
+        func start(_ r: Int) -> Int {
+            r == 0 ? 0 : r == worldSize ? cost.count : rows(balancing: cost, rank: r, worldSize: worldSize).lowerBound / 2 * 2
+        }
+        return start(rank)..<max(start(rank), start(rank + 1))
+    }
+
     /// A split of the rows 0 ..< cost.count into P contiguous ranges of about equal total cost:
     /// rank r's range ends at the first row where the running total reaches (r + 1)/P of the whole.
     /// Every rank computes the same ranges from the same costs.

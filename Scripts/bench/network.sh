@@ -6,9 +6,9 @@
 # fitted to that network's own allreduce, which shows where each exchange wins. Where the kernel has
 # no netem the delay cannot be added; the links are then shaped by rate alone, and the report says so.
 #
-#   sudo bash Scripts/network-bench.sh [--seconds 2] [--batches 20,256] [--out runs/network]
+#   sudo bash Scripts/bench/network.sh [--seconds 2] [--batches 20,256] [--out runs/network]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 seconds=2; batches=20,256; out=runs/network
 while (($#)); do
@@ -36,7 +36,7 @@ for profile in "10GbE 10000 0.05" "1GbE 1000 0.1"; do
     fi
     echo "== $name: ${rate} Mbit/s, ${delay} ms$note"
     bash Scripts/testnet.sh run mlpnet-h1 "${mlp[@]}" --csv "$out/$name.csv" > /dev/null
-    for exchange in dense factors sharded split columns auto; do
+    for exchange in factors sharded columns auto; do
         bash Scripts/testnet.sh run mlpnet-h1 mpirun --hostfile "$net/hostfile" -np 2 --bind-to none \
             -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM --mca plm_rsh_agent "$net/agent.sh" \
             --mca btl tcp,self,vader --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \

@@ -4,9 +4,9 @@
 # and open file descriptors as it goes, then stops the run with SIGUSR1 (a checkpointed stop) and
 # reports the figures at the start and the end: memory should stay flat and descriptors constant.
 #
-#   Scripts/soak.sh [--seconds 300] [--out DIR]          (default DIR: runs/soak)
+#   Scripts/bench/soak.sh [--seconds 300] [--out DIR]          (default DIR: runs/soak)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 seconds=300; out=runs/soak
 while (($#)); do

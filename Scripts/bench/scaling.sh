@@ -5,12 +5,12 @@
 # `mlp scaling` turns the rows into markdown tables, a latency-bandwidth model with predicted
 # efficiency at 8, 64 and 512 ranks, and SVG plots of speedup against ranks.
 #
-#   Scripts/scaling-bench.sh [--ranks "1 2"] [--strong "20,256,1024"] [--weak "32,128"]
+#   Scripts/bench/scaling.sh [--ranks "1 2"] [--strong "20,256,1024"] [--weak "32,128"]
 #                            [--hostfile FILE] [--seconds S] [--out DIR] [--latency-us 50 --gbps 10]
 #                            [-- extra mpirun arguments, e.g. --mca btl_tcp_if_include eth0]
 # Outputs in DIR (default runs/scaling): strong.csv, strong.md, strong.svg, weak.csv, weak.md, weak.svg.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 ranks="1 2"; strong="20,256,1024"; weak="32,128"; hostfile=""; seconds=2; out=runs/scaling
 latency=50; gbps=10; mpirun_extra=()

@@ -7,9 +7,9 @@
 # multiple of the first. The lists (--lists) and the flags every configuration shares (after --)
 # are the README's Sweeps example unless given; everything goes to runs/sweep-bench/.
 #
-#   Scripts/sweep-bench.sh [--rounds 2] [--ranks 2] [--lists "--lr 0.1,0.01 --hidden 100,500"] [-- mlp train flags]
+#   Scripts/bench/sweep.sh [--rounds 2] [--ranks 2] [--lists "--lr 0.1,0.01 --hidden 100,500"] [-- mlp train flags]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 rounds=2; ranks=2
 lists=(--lr 0.1,0.03,0.01 --hidden 50,100,300,1000 --l2 0,1e-4)
