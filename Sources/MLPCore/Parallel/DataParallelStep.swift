@@ -143,11 +143,14 @@ final class MinibatchRows {
     private let activationOffsets: [Int]
     private let deltaOffsets: [Int]
     private let sizes: [Int]
-    var loss: UnsafeMutablePointer<Float> { storage.base + width - 1 }   // row r's at loss[r · width]
+    var loss: UnsafeMutablePointer<Float> { storage.base + width - 1 - ControlBlock.count }   // row r's at loss[r · width]
+    /// Row r's control block (the first row of each rank's shard carries that rank's).
+    func control(row r: Int) -> UnsafeMutablePointer<Float> { storage.base + r * width + width - ControlBlock.count }
 
-    /// Floats per row for a model: every hidden activation, every delta, the loss.
+    /// Floats per row for a model: every hidden activation, every delta, the loss, and room for a
+    /// control block (a shard's first row carries its rank's).
     static func width(_ architecture: Architecture) -> Int {
-        architecture.hiddenSizes.reduce(0, +) + architecture.layerSizes.dropFirst().reduce(0, +) + 1
+        architecture.hiddenSizes.reduce(0, +) + architecture.layerSizes.dropFirst().reduce(0, +) + 1 + ControlBlock.count
     }
 
     init(_ architecture: Architecture, rows: Int) {
@@ -156,7 +159,7 @@ final class MinibatchRows {
         activationOffsets = hidden.indices.map { hidden[..<$0].reduce(0, +) }
         let deltasStart = hidden.reduce(0, +)
         deltaOffsets = outputs.indices.map { deltasStart + outputs[..<$0].reduce(0, +) }
-        width = deltasStart + outputs.reduce(0, +) + 1
+        width = Self.width(architecture)
         count = rows
         storage = FloatStorage(count: rows * width)
     }
@@ -168,38 +171,34 @@ final class MinibatchRows {
 }
 
 /// The data-parallel exchange: one in-place allgather of the minibatch's rows (each rank's shard is
-/// a contiguous block) and one of the control blocks, started together and finished together.
+/// a contiguous block, its first row carrying the rank's control block). One blocking collective:
+/// Open MPI's nonblocking ones took longer here for the same bytes.
 final class RowExchange {
     private let world: Communicator
     private let rows: MinibatchRows
+    private let shards: [Shard]
     private let counts: Storage<Int32>, displacements: Storage<Int32>
-    private let sent = FloatStorage(count: ControlBlock.count)
-    private let received: FloatStorage        // (P, ControlBlock.count)
-    private let requests = Storage<UnsafeMutableRawPointer?>(count: 2)
     var control = ControlBlock()
 
     init(_ rows: MinibatchRows, shards: [Shard], world: Communicator) {
         self.world = world
         self.rows = rows
+        self.shards = shards
         counts = Storage(count: shards.count)
         displacements = Storage(count: shards.count)
         for (r, shard) in shards.enumerated() {
             counts.base[r] = Int32(shard.count * rows.width)
             displacements.base[r] = Int32(shard.start * rows.width)
         }
-        received = FloatStorage(count: shards.count * ControlBlock.count)
     }
 
+    /// Nothing travels yet: the one collective runs in `finish`, where the trainer times the wait.
     func start() throws {
-        control.encode(into: sent.base)
-        guard world.size > 1 else { return }
-        try world.startAllgather(rows.storage.base, counts: counts.base, displacements: displacements.base, request: requests.base)
-        try world.startAllgather(sent.base, count: ControlBlock.count, into: received.base, request: requests.base + 1)
+        control.encode(into: rows.control(row: shards[world.rank].start))
     }
 
     func finish() throws -> AgreedControl {
-        guard world.size > 1 else { return AgreedControl(blocks: [control]) }
-        try world.waitAll(requests.base, count: 2)
-        return AgreedControl(blocks: (0..<world.size).map { ControlBlock(decoding: received.base + $0 * ControlBlock.count) })
+        if world.size > 1 { try world.allgather(rows.storage.base, counts: counts.base, displacements: displacements.base) }
+        return AgreedControl(blocks: shards.map { ControlBlock(decoding: rows.control(row: $0.start)) })
     }
 }

@@ -2,15 +2,15 @@
 
 /// The barrier where the other ranks wait while rank 0 validates, sleeping instead of spinning.
 /// Each wake-up takes a little of the core rank 0's second scoring thread runs on, so the wait
-/// first sleeps most of the shortest wait so far in one go (Tuning.validationFirstNap).
+/// first sleeps most of what rank 0's last validation pass took (it told every rank in the step's
+/// control block), then checks every `Tuning.validationPollMicroseconds`. (Sleeping most of the
+/// shortest earlier *wait* instead overslept: the first validation, which also pairs the images
+/// and scores the test set, is the longest, and every later wait measured the oversleep.)
 public struct ValidationBarrier {
-    private var shortestWait: Double?
-
     public init() {}
 
-    public mutating func wait(_ world: Communicator) throws {
-        let start = world.wallTime()
-        try world.barrierSleeping(firstNap: Tuning.validationFirstNap * (shortestWait ?? 0))
-        shortestWait = min(shortestWait ?? .infinity, world.wallTime() - start)
+    /// `expected`: seconds of rank 0's last validation pass (0: none yet).
+    public func wait(_ world: Communicator, expected: Double) throws {
+        try world.barrierSleeping(firstNap: world.isRoot ? 0 : Tuning.validationFirstNap * expected)
     }
 }

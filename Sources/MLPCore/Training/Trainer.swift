@@ -36,7 +36,9 @@ public final class Trainer {
     private lazy var scored = (validation: data.validation.compressedForScoring(configuration.architecture),
                                test: data.test.compressedForScoring(configuration.architecture))
     private let clockStart: Double
-    private var validationBarrier = ValidationBarrier()
+    private let validationBarrier = ValidationBarrier()
+    /// Rank 0: seconds its last pass over the validation set took; every rank: as the last step heard it.
+    private var validationSeconds = 0.0
 
     /// Sets up a run from fresh parameters (`ParameterSet.initialized`) or restored ones and state.
     /// With `--exchange auto` on several ranks this times the data-parallel ways for a moment.
@@ -64,6 +66,7 @@ public final class Trainer {
         exchange = choice.step.mode
         exchangeReason = choice.reason
         clockStart = world.wallTime()
+        if world.isRoot { _ = scored }   // pairs the scored images now, not inside the first validation
     }
 
     /// The rows of each global minibatch this rank trains on (the columns way: all of them).
@@ -106,7 +109,7 @@ public final class Trainer {
                     }
                 }
                 // The other ranks sleep instead of spinning in the next exchange: the node's cores are rank 0's.
-                try validationBarrier.wait(world)
+                try validationBarrier.wait(world, expected: validationSeconds)
                 lastValidationEnd = world.wallTime()
                 profile.validation += lastValidationEnd - start
             }
@@ -141,7 +144,8 @@ public final class Trainer {
         var timer = StepTimer(world.wallTime)
         watchdog?.beat(.training, iteration: iteration)
         let mine = ControlBlock(stop: rootWantsStop, signal: StopSignal.pending,
-                                exitCode: failure.map { ($0 as? UserFacingError)?.exitCode ?? 1 } ?? 0)
+                                exitCode: failure.map { ($0 as? UserFacingError)?.exitCode ?? 1 } ?? 0,
+                                validationSeconds: Float(validationSeconds))
 
         // ---- this rank's share of the global minibatch: forward, backward ----
         let batch = schedule.minibatch(iteration)                            // images (B, 784), labels (B)
@@ -157,6 +161,7 @@ public final class Trainer {
 
         // ---- every rank reads the same control blocks: leave together, or update together ----
         if !control.failedRanks.isEmpty { throw world.failure(control, own: failure) }
+        validationSeconds = control.validationSeconds
         if control.stop { return .stopped(.patience) }
         if control.signal != 0 && isFoldPoint(iteration) { return .stopped(.signal) }
         let meanLoss = loss / Double(configuration.batchSize)
@@ -224,6 +229,7 @@ public final class Trainer {
         evaluator.threads = validationThreads ?? 1
         let start = world.wallTime()
         let validationError = evaluator.errorRate(parameters, on: scored.validation)
+        validationSeconds = world.wallTime() - start
         let improved = state.stopping.recordValidation(validationError, at: iteration)
         var testError: Double?
         if improved {
