@@ -35,12 +35,12 @@ for profile in "10GbE 10000 0.05" "1GbE 1000 0.1"; do
         note=" (rate only: this kernel has no netem, so the ${delay} ms delay could not be added)"
     fi
     echo "== $name: ${rate} Mbit/s, ${delay} ms$note"
-    bash Scripts/testnet.sh run mlpnet-h1 "${mlp[@]}" --csv "$out/$name.csv" > /dev/null
+    bash Scripts/testnet.sh run mlpnet-h1 "${mlp[@]}" --append-csv "$out/$name.csv" > /dev/null
     for exchange in factors sharded columns auto; do
         bash Scripts/testnet.sh run mlpnet-h1 mpirun --hostfile "$net/hostfile" -np 2 --bind-to none \
             -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM --mca plm_rsh_agent "$net/agent.sh" \
             --mca btl tcp,self,vader --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \
-            "${mlp[@]}" --exchange "$exchange" --csv "$out/$name.csv" > /dev/null
+            "${mlp[@]}" --exchange "$exchange" --append-csv "$out/$name.csv" > /dev/null
     done
     .build/release/mlp scaling "$out/$name.csv" -o "$out/$name.svg" | tee "$out/$name.md"
 done

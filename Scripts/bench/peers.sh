@@ -36,9 +36,9 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 bench=(.build/release/mlp bench --batch-sizes 20,256 --seconds "$seconds" --repeats 1)
 for r in $(seq 1 "$repeats"); do
     echo "repeat $r of $repeats"
-    "${bench[@]}" --csv "$out/mlp1.csv" > /dev/null
+    "${bench[@]}" --append-csv "$out/mlp1.csv" > /dev/null
     $venv/bin/python Scripts/bench/numpy-mlp.py --seconds "$seconds" | sed 's/^/numpy1 /' >> "$out/peers.txt"
-    mpirun -np 2 --bind-to none "${bench[@]}" --csv "$out/mlp2.csv" > /dev/null
+    mpirun -np 2 --bind-to none "${bench[@]}" --append-csv "$out/mlp2.csv" > /dev/null
     if ((mpi4py)); then
         mpirun -np 2 --bind-to none -x OPENBLAS_NUM_THREADS=1 $venv/bin/python Scripts/bench/numpy-mlp.py --mpi --seconds "$seconds" | sed 's/^/mpi4py2 /' >> "$out/peers.txt"
     fi

@@ -40,12 +40,12 @@ for p in $ranks; do
     [ -z "$hostfile" ] && [ "$p" -gt "$cores" ] && launch+=(--oversubscribe)
     launch+=("${mpirun_extra[@]}")
     echo "== $p rank(s)"
-    "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$strong" --csv "$out/strong.csv"
-    "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$weak" --weak --csv "$out/weak.csv"
+    "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$strong" --append-csv "$out/strong.csv"
+    "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$weak" --weak --append-csv "$out/weak.csv"
     # The model-parallel option gets rows of its own, beside the data-parallel default's.
     if [ "$p" -gt 1 ]; then
-        "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$strong" --exchange columns --csv "$out/strong.csv"
-        "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$weak" --weak --exchange columns --csv "$out/weak.csv"
+        "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$strong" --exchange columns --append-csv "$out/strong.csv"
+        "${launch[@]}" .build/release/mlp bench --seconds "$seconds" --batch-sizes "$weak" --weak --exchange columns --append-csv "$out/weak.csv"
     fi
 done
 .build/release/mlp scaling "$out/strong.csv" -o "$out/strong.svg" --latency-us "$latency" --bandwidth-gbps "$gbps" | tee "$out/strong.md"

@@ -34,6 +34,7 @@ public struct OutputError: UserFacingError, Equatable {
 /// Problems with the MNIST / IDX files.
 public enum DataError: UserFacingError, Equatable {
     case missingDirectory(String)
+    case notADirectory(String)
     case missingFile(String)
     case unreadable(String, reason: String)
     case empty(String)
@@ -53,6 +54,8 @@ public enum DataError: UserFacingError, Equatable {
         switch self {
         case .missingDirectory(let path):
             return "\(path): no such data directory. Pass --data DIR with the four MNIST IDX files (the repository ships them in data/mnist)."
+        case .notADirectory(let path):
+            return "\(path): is a file, not a data directory. Pass --data DIR, the directory that holds the four MNIST IDX files (the repository ships them in data/mnist)."
         case .missingFile(let path):
             return "\(path): file not found. The data directory needs train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each optionally .gz)."
         case .unreadable(let path, let reason):
@@ -94,7 +97,7 @@ public enum DataError: UserFacingError, Equatable {
     /// A data directory or file that is not there is a usage error; a damaged file is not.
     public var exitCode: Int32 {
         switch self {
-        case .missingDirectory, .missingFile, .notAFile: return 2
+        case .missingDirectory, .notADirectory, .missingFile, .notAFile: return 2
         default: return 1
         }
     }
@@ -173,11 +176,7 @@ public enum CheckpointError: UserFacingError, Equatable {
     case outOfRange(String, key: String, value: String, rule: String)
     case nonFinite(String)
     case conflict(flag: String, given: String, stored: String, path: String)
-    case notADirectory(String, flag: String)
-    case cannotCreateDirectory(String, flag: String, reason: String)
-    case notWritable(String, reason: String, flag: String = "--checkpoint-dir")
-    case inUse(String, holder: String, flag: String = "--checkpoint-dir")
-    case writeFailed(String, reason: String)
+    case doesNotFitData(String, reason: String)
 
     public var description: String {
         switch self {
@@ -223,22 +222,14 @@ public enum CheckpointError: UserFacingError, Equatable {
             return "\(path): metadata \(key) = \"\(value)\" must be \(rule). The file is damaged or was edited; use an intact copy."
         case .conflict(let flag, let given, let stored, let path):
             return "\(flag) \(given) conflicts with the checkpoint's \(stored) (\(path)). Drop the flag or pass the checkpoint's value."
-        case .notADirectory(let path, let flag):
-            return "\(flag) \(path): exists and is not a directory. Remove it, or choose another path."
-        case .cannotCreateDirectory(let path, let flag, let reason):
-            return "\(flag) \(path): cannot create the directory (\(reason)). Choose a place you can write to."
-        case .notWritable(let path, let reason, let flag):
-            return "\(flag) \(path): not writable (\(reason)). Choose a directory you can write to."
-        case .inUse(let path, let holder, let flag):
-            return "\(flag) \(path): another \(flag == "--out" ? "sweep" : "trainer") (\(holder)) is using it. Wait for it to finish, or choose another directory."
-        case .writeFailed(let path, let reason):
-            return "\(path): writing the checkpoint failed (\(reason)). Free some space or choose another --checkpoint-dir; the previous file, if any, is intact."
+        case .doesNotFitData(let path, let reason):
+            return "\(path): the checkpoint's model does not fit the data: \(reason). Use the data it was trained on, or another checkpoint."
         }
     }
 
     public var exitCode: Int32 {
         switch self {
-        case .missingFile, .conflict, .notADirectory, .cannotCreateDirectory, .notWritable, .inUse: return 2
+        case .missingFile, .conflict, .doesNotFitData: return 2
         default: return 1
         }
     }

@@ -19,6 +19,11 @@ public enum Tuning {
     /// The ranks that wait for rank 0's validation first sleep this fraction of the shortest wait so
     /// far, in one go: each wake-up takes a little of the core rank 0's second scoring thread runs on.
     public static let validationFirstNap = 0.75
+    /// A rank waiting for the step's exchange polls for this long, then naps this many microseconds
+    /// between polls, so that a long wait gives the core away (a busy process beside the job, more
+    /// ranks than cores) while a normal step's short wait stays a spin.
+    public static let spinSeconds = 200e-6
+    public static let napMicroseconds: UInt32 = 20
     /// Then they check every this many microseconds.
     public static let validationPollMicroseconds: UInt32 = 100
 }

@@ -45,7 +45,8 @@ struct MLPCommand: ParsableCommand {
             if Launch.rank.map({ $0 == 0 }) ?? true {
                 let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
                 let arguments = CommandLine.arguments
-                let help = arguments.count > 1 && !arguments[1].hasPrefix("-") ? "mlp \(arguments[1]) --help" : "mlp --help"
+                let known = configuration.subcommands.map { $0._commandName }
+                let help = arguments.count > 1 && known.contains(arguments[1]) ? "mlp \(arguments[1]) --help" : "mlp --help"
                 writeStandardError("mlp: error: \(message) (see `\(help)`)\n")
             }
             // Parse and validation failures are usage errors: exit 2, like other Unix tools.

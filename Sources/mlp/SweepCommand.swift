@@ -36,32 +36,37 @@ struct Sweep: ParsableCommand {
     @Option(help: ArgumentHelp("Successive halving: every configuration trains E epochs, the better half by validation error goes on to 2E, 4E, ... up to --epochs.", valueName: "E"))
     var halving: Int?
 
-    /// The other flags: `mlp train`'s, the same for every configuration.
-    @Argument(parsing: .allUnrecognized, help: .hidden) var trainFlags: [String] = []
+    // What every configuration shares: `mlp train`'s flags, but for the swept ones.
+    @Option(help: ArgumentHelp("Hidden activation: tanh, sigmoid or relu. (default: tanh)", valueName: "name")) var activation: Activation?
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Schedule") var schedule: ScheduleOptions
+    @OptionGroup(title: "Parallelism") var step: StepOptions
+    @OptionGroup(title: "Reliability") var reliability: ReliabilityOptions
 
-    /// Flags that the sweep sets for each configuration itself.
-    static let ownedFlags = ["--checkpoint-dir", "--log-json", "--log-csv", "--resume"]
+    // `mlp train`'s flags that the sweep sets for each configuration itself: refused with why.
+    @Option(help: .hidden) var checkpointDir: String?
+    @Option(help: .hidden) var logJson: String?
+    @Option(help: .hidden) var logCsv: String?
+    @Option(help: .hidden) var resume: String?
 
     func validate() throws {
-        if let owned = trainFlags.first(where: { flag in Self.ownedFlags.contains { flag == $0 || flag.hasPrefix($0 + "=") } }) {
-            throw ValidationError("\(owned): mlp sweep writes each configuration's checkpoints and log into its folder under --out; drop \(owned).")
+        for (flag, value) in [("--checkpoint-dir", checkpointDir), ("--log-json", logJson), ("--log-csv", logCsv), ("--resume", resume)] where value != nil {
+            throw ValidationError("\(flag): mlp sweep writes each configuration's checkpoints and log into its folder under --out; drop \(flag).")
         }
         if ranksPerRun < 1 { throw ValidationError("--ranks-per-run \(ranksPerRun): must be at least 1.") }
         if let halving, halving < 1 { throw ValidationError("--halving \(halving): must be at least 1 epoch.") }
-        let plan = try self.plan()   // every configuration's flags, checked as `mlp train` checks them
+        let plan = try self.plan()   // every configuration's values, checked as `mlp train` checks them
         if let halving, halving >= plan.epochs {
             throw ValidationError("--halving \(halving): must be smaller than --epochs \(plan.epochs), or there is nothing to halve.")
         }
     }
 
-    /// The swept lists, their configurations, and what every configuration shares.
+    /// The swept lists, their configurations, and how long each trains.
     struct Plan {
         var lists: [(SweepParameter, [String])]
         var points: [SweepPoint]
         var epochs: Int
         var rungs: [Int]
-        /// The flags of `mlp train` for one configuration.
-        var train: (SweepPoint) throws -> Train
     }
 
     func plan() throws -> Plan {
@@ -71,15 +76,23 @@ struct Sweep: ParsableCommand {
                 do { return (parameter, try SweepGrid.values(parameter, list)) } catch let e as SweepGrid.ListError { throw ValidationError(e.description) }
             }
         }
-        let points = SweepGrid.points(lists)
-        let flags = trainFlags
-        // `mlp train`'s own parser and checks, with its messages (which name the flag).
-        let train = { (point: SweepPoint) throws -> Train in
-            do { return try Train.parse(flags + point.trainArguments) } catch { throw ValidationError(Train.message(for: error)) }
-        }
-        for point in points { _ = try train(point) }   // a value `mlp train` refuses is refused here, naming its flag
-        let epochs = try train(points[0]).optimizer.epochs ?? TrainingConfiguration().epochs
-        return Plan(lists: lists, points: points, epochs: epochs, rungs: Halving.rungs(every: halving, epochs: epochs), train: train)
+        let points: [SweepPoint]
+        do { points = try SweepGrid.points(lists) } catch let e as SweepGrid.ListError { throw ValidationError(e.description) }
+        for point in points { try validated(request(for: point)) }   // a value `mlp train` refuses is refused here, naming its flag
+        let epochs = schedule.epochs ?? TrainingConfiguration().epochs
+        return Plan(lists: lists, points: points, epochs: epochs, rungs: Halving.rungs(every: halving, epochs: epochs))
+    }
+
+    /// One configuration's run: the shared flags, the configuration's values.
+    func request(for point: SweepPoint) -> RunRequest {
+        var r = RunRequest()
+        r.activation = activation
+        data.apply(to: &r)
+        schedule.apply(to: &r)
+        step.apply(to: &r)
+        reliability.apply(to: &r)
+        point.apply(to: &r)
+        return r
     }
 
     func run() throws {
@@ -99,15 +112,14 @@ struct Sweep: ParsableCommand {
             }
         }
         let group = try world.split(color: world.rank / ranksPerRun, key: world.rank)
-        let first = try plan.train(plan.points[0])
         let folders = SweepFolders(out: out)
         try world.together { if world.isRoot { try folders.prepare(settings: settings) } }
         // Every group's root writes into --out: it must see the same folder as rank 0.
         try world.together { if group.isRoot && !world.isRoot { try folders.checkShared(rank: world.rank, host: world.processorName) } }
         let data = try world.together {
-            try MNIST.load(directory: first.data.directory, trainLimit: first.data.trainLimit, evalLimit: first.data.evalLimit)
+            try MNIST.load(directory: self.data.directory, trainLimit: self.data.trainLimit, evalLimit: self.data.evalLimit)
         }
-        let watchdog = first.reliability.watchdog > 0 ? Watchdog(timeout: first.reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
+        let watchdog = reliability.watchdog > 0 ? Watchdog(timeout: reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
         let counter = WorkCounter(world, slots: plan.rungs.count)
         // World rank 0 answers the other groups' draws between its own steps and while it waits.
         let serve = {
@@ -151,7 +163,7 @@ struct Sweep: ParsableCommand {
             // Rank 0 writes the tables and, between rungs, picks who goes on.
             var next = try world.together { () -> [UInt8] in
                 guard world.isRoot else { return [] }
-                let results = folders.results(plan.points)
+                let results = try folders.results(plan.points)
                 try folders.writeTables(results, lists: plan.lists, order: plan.points, halving: halving != nil)
                 guard stoppedBy == 0 && rung + 1 < plan.rungs.count else { return [] }
                 let here = results.filter { r in participants.contains(r.point) }
@@ -168,7 +180,7 @@ struct Sweep: ParsableCommand {
         try group.release()
 
         if world.isRoot {
-            let results = folders.results(plan.points)
+            let results = try folders.results(plan.points)
             if stoppedBy != 0 {
                 warn("stopped by \(StopSignal.describe(stoppedBy, underMpirun: Launch.underMpirun)): \(results.count) of \(plan.points.count) configurations done, the others keep their checkpoints; run the same command again to finish")
             } else {
@@ -182,23 +194,28 @@ struct Sweep: ParsableCommand {
     /// Returns the signal if one stopped it (its checkpoint written, no result recorded).
     private func train(_ point: SweepPoint, rung: Int, epochs: Int, plan: Plan, group: MPICommunicator, world: MPICommunicator,
                        data: MNIST, watchdog: Watchdog?, folders: SweepFolders, serve: (() -> Void)?) throws -> Int32? {
-        let folder = folders.folder(point)
         // The group's root decides from the folder: done already (a rerun), go on from the last
         // checkpoint, or start afresh.
         let decision = try group.together { group.isRoot ? try folders.decide(point, rung: rung, epochs: epochs).rawValue : 0 }
         let start = SweepFolders.Start(rawValue: Int64(try group.rootsValue(Int(decision))))!
         if start == .done { return nil }
-        let previous = group.isRoot ? folders.result(point) : nil
+        let previous = group.isRoot ? try folders.result(point) : nil
+        let folder = try group.together { group.isRoot ? try folders.folder(point) : nil }
+        let log = try group.together {
+            try folder.map { try LogFile(in: $0, name: SweepFolders.logFile, existing: start == .resume ? .append : .refuse) }
+        }
 
-        var train = try plan.train(point)
-        train.optimizer.epochs = epochs
-        train.checkpoints.checkpointDir = folder
-        train.checkpoints.resume = start == .resume ? (folder as NSString).appendingPathComponent(Trainer.lastCheckpoint) : nil
-        train.output.logJson = (folder as NSString).appendingPathComponent("log.jsonl")
+        var request = self.request(for: point)
+        request.epochs = epochs
+        request.checkpointDirectory = (out as NSString).appendingPathComponent(point.name)
+        request.resume = start == .resume ? .file((request.checkpointDirectory! as NSString).appendingPathComponent(Trainer.lastCheckpoint)) : .none
         let comm = try group.duplicate()
         var outcome: (status: SweepResult.Status, summary: TrainingSummary?, reason: String)
         do {
-            let summary = try train.train(on: comm, watchdog: watchdog, data: data, terminal: false, everyStep: serve)
+            let run = try TrainingRun(request, world: comm, watchdog: watchdog, data: data, checkpoints: folder, json: log)
+            let summary = try run.run(observer: Reporter(quiet: true, terminal: false, everyStep: serve, json: run.json, csv: nil,
+                                                         resumed: run.resumed != nil))
+            if comm.isRoot { try run.json?.writeLine(RunLog.done(summary, profile: nil)) }
             if summary.stopReason == .signal {
                 try comm.release()
                 return summary.signal
@@ -206,6 +223,10 @@ struct Sweep: ParsableCommand {
             outcome = (summary.stopReason == .patience ? .patience : .done, summary, "")
         } catch let error as CommunicationError {
             throw error   // MPI itself failed: the job ends, as for mlp train
+        } catch let error as FileError {
+            throw error   // the disk, not the configuration: the sweep stops as mlp train does; a rerun retries
+        } catch let error as OutputError {
+            throw error
         } catch let error as TrainingError {
             if case .nonFinite = error { outcome = (.diverged, nil, error.description) } else { outcome = (.failed, nil, error.description) }
         } catch let error as UserFacingError {
@@ -213,16 +234,16 @@ struct Sweep: ParsableCommand {
         }
         try comm.release()
         // The root records the result; if that fails, the whole group knows and stops.
-        try group.together { if group.isRoot { try record(point, outcome, rung: rung, epochs: epochs, previous: previous, train: train,
+        try group.together { if group.isRoot { try record(point, outcome, rung: rung, epochs: epochs, previous: previous, request: request,
                                                            group: group, world: world, folders: folders) } }
         return nil
     }
 
     /// A group's root: the configuration's row, in its folder and as one line on stdout.
     private func record(_ point: SweepPoint, _ outcome: (status: SweepResult.Status, summary: TrainingSummary?, reason: String),
-                        rung: Int, epochs: Int, previous: SweepResult?, train: Train, group: MPICommunicator, world: MPICommunicator,
+                        rung: Int, epochs: Int, previous: SweepResult?, request: RunRequest, group: MPICommunicator, world: MPICommunicator,
                         folders: SweepFolders) throws {
-        let configuration = try train.trainingConfiguration(resuming: nil, from: nil)
+        let configuration = try request.configuration(resuming: nil, from: nil)
         let s = outcome.summary
         let best = s.flatMap { $0.bestValidationError.isFinite ? $0.bestValidationError : nil }
         var rungErrors = previous?.rungErrors ?? []
@@ -244,10 +265,20 @@ struct Sweep: ParsableCommand {
          "l1": compact(c.sgd.l1), "l2": compact(c.sgd.l2), "batch_size": String(c.batchSize), "lr_decay": compact(c.sgd.decay)]
     }
 
-    /// What a rerun must share with the first run for its folders to mean the same: every flag
+    /// What a rerun must share with the first run for its folders to mean the same: every setting
     /// but the lists (a rerun may add values) and the ranks (a checkpoint resumes on any number).
     private var settings: [String: String] {
-        ["train_flags": trainFlags.joined(separator: " "), "halving": halving.map(String.init) ?? "none"]
+        var r = RunRequest()
+        r.activation = activation
+        data.apply(to: &r)
+        schedule.apply(to: &r)
+        step.apply(to: &r)
+        reliability.apply(to: &r)
+        let c = (try? r.configuration(resuming: nil, from: nil)) ?? TrainingConfiguration()
+        let shared = "activation=\(c.architecture.activation.rawValue) data=\(r.dataDirectory) train_limit=\(r.trainLimit.map(String.init) ?? "all") "
+            + "eval_limit=\(r.evalLimit.map(String.init) ?? "all") epochs=\(c.epochs) patience=\(c.patience) seed=\(c.seed) shuffle=\(c.shuffle) "
+            + "lr_scaling=\(c.sgd.scaling.rawValue) lr_reference_batch=\(c.sgd.referenceBatch) warmup_epochs=\(c.sgd.warmupEpochs) exchange=\(r.exchange.rawValue)"
+        return ["train_flags": shared, "halving": halving.map(String.init) ?? "none"]
     }
 
     /// The order configurations are handed out in: dear ones first (more weights, smaller

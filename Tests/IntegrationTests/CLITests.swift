@@ -2,6 +2,7 @@
 // before anything starts; eval, predict and inspect on a real checkpoint.
 import Foundation
 import MLPCore
+import TestSupport
 import Testing
 
 extension Integration {

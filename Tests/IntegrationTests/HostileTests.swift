@@ -110,7 +110,7 @@ extension Integration {
             // Two 1.6 MB checkpoints fit in 4 MB, the temporary third does not.
             let checkpoints = try Launcher.mlp(common + ["--checkpoint-dir", disk + "/c", "--log-json", disk + "/c/log.jsonl"], ranks: 2, timeout: 60)
             #expect(checkpoints.status == 1 && !checkpoints.timedOut, "\(checkpoints.output)")
-            #expect(checkpoints.errorLines.count == 1 && checkpoints.stderr.contains("\(disk)/c/last.safetensors: writing the checkpoint failed (write: No space left on device). Free some space"),
+            #expect(checkpoints.errorLines.count == 1 && checkpoints.stderr.contains("\(disk)/c/last.safetensors: writing the checkpoint failed (No space left on device). Free some space"),
                     "\(checkpoints.stderr)")
             #expect(!checkpoints.stderr.contains("Fatal error"))
             let last = try Checkpoint.load(disk + "/c/last.safetensors")   // verified: the previous one, whole

@@ -168,21 +168,6 @@ enum Launcher {
     }
 }
 
-/// A scratch directory for checkpoints and logs, removed afterwards.
-final class Scratch {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "mlp-it-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-    func directory(_ name: String) -> String {
-        try! FileManager.default.createDirectory(atPath: file(name), withIntermediateDirectories: true)
-        return file(name)
-    }
-}
-
 extension Scratch {
     /// Makes this directory look like the repository for commands that use relative paths
     /// (.build/release/mlp, data/mnist, Scripts/...): links to the real ones; their outputs stay here.

@@ -3,6 +3,7 @@
 // Long runs get flags appended that shorten them (listed in `shortened`); the few commands that
 // other tests or CI run are listed in `runElsewhere` with where.
 import Foundation
+import TestSupport
 import Testing
 
 enum Readme {

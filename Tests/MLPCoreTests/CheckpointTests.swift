@@ -102,8 +102,15 @@ import Testing
         ("negative patience", resigned("\"patience\":\"12345\"", "\"patience\":\"-1\""), ["metadata patience = \"-1\" must be at least 1"]),
         ("NaN best validation error", resigned("\"best_validation_error\":\"0.0123456789\"", "\"best_validation_error\":\"nan\""), ["best_validation_error", "a fraction in 0...1"]),
         ("NaN l2 (was reported as a learning-rate problem)", resigned("\"l2\":\"2e-05\"", "\"l2\":\"nan\""), ["metadata l2 = \"nan\" must be a finite number >= 0"]),
-        ("an iteration past any run", resigned("\"iteration\":\"5000\"", "\"iteration\":\"99999999999999\""), ["metadata epoch = ", "the iteration 99999999999999 over"]),
+        ("an iteration past any run", resigned("\"iteration\":\"5000\"", "\"iteration\":\"99999999999999\""), ["metadata iteration = \"99999999999999\" must be at least 0 (and at most"]),
         ("zero batch", resigned("\"batch_size\":\"32\"", "\"batch_size\":\"0\""), ["metadata batch_size = \"0\" must be at least 1"]),
+        // Counts near Int.max (re-signed): refused by key before any arithmetic could overflow.
+        ("epochs 2^63-1", resigned("\"epochs\":\"1000\"", "\"epochs\":\"9223372036854775807\""), ["metadata epochs = \"9223372036854775807\" must be at least 1 (and at most"]),
+        ("warm-up 2^63-1", resigned("\"warmup_epochs\":\"3\"", "\"warmup_epochs\":\"9223372036854775807\""), ["metadata warmup_epochs"]),
+        ("iteration 2^63-1", resigned("\"iteration\":\"5000\"", "\"iteration\":\"9223372036854775807\""), ["metadata iteration"]),
+        ("steps since validation 2^63-1", resigned("\"steps_since_validation\":\"17\"", "\"steps_since_validation\":\"9223372036854775807\""), ["metadata steps_since_validation"]),
+        ("world size -7", resigned("\"world_size\":\"3\"", "\"world_size\":\"-7\""), ["metadata world_size = \"-7\" must be at least 1"]),
+        ("validation every 10^12 iterations", resigned("\"validation_frequency\":\"77\"", "\"validation_frequency\":\"1000000000000\""), ["metadata validation_frequency"]),
         ("newer format version", replacing("\"format_version\":\"2\"", "\"format_version\":\"3\""), ["version 3", "newer"]),
         ("not our format", replacing("\"format\":\"swift-mpi-mlp\"", "\"format\":\"pytorch\""), ["format", "pytorch"]),
     ]
@@ -158,35 +165,61 @@ import Testing
         #expect(rejected > 2500, "most random damage must be detected (\(rejected) of 3000)")
     }
 
-    @Test func writerIsAtomicAndChecksTheDirectory() throws {
-        let dir = TemporaryDirectory()
-        let writer = try CheckpointWriter(directory: dir.path)
+    @Test func writesAreAtomicAndStayInTheDirectory() throws {
+        let dir = Scratch()
+        let writer = try OutputDirectory(dir.path, flag: "--checkpoint-dir")
+        try writer.lock(by: "trainer")
         let first = Self.sample().encoded()
         try writer.write(first, to: "last.safetensors")
         let second = Array(first.reversed())
         let path = try writer.write(second, to: "last.safetensors")
         #expect([UInt8](FileManager.default.contents(atPath: path)!) == second)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [CheckpointWriter.lockFile, "last.safetensors"],
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [OutputDirectory.lockFile, "last.safetensors"],
                 "no temporary files left behind")
 
-        // One trainer per directory: a second writer is refused, naming the first's process.
-        #expect(throws: CheckpointError.inUse(dir.path, holder: "process \(getpid())")) { try CheckpointWriter(directory: dir.path) }
-        // A writer killed mid-write left its temporary file; the next one to take the directory removes it.
-        let other = TemporaryDirectory()
-        write([1, 2], to: other.file(".last.safetensors.tmp.999999999"))
-        write([1, 2], to: other.file(".best.safetensors.tmp.\(getpid())"))   // a live writer's: kept
-        _ = try CheckpointWriter(directory: other.path)
-        #expect(!FileManager.default.fileExists(atPath: other.file(".last.safetensors.tmp.999999999")))
-        #expect(FileManager.default.fileExists(atPath: other.file(".best.safetensors.tmp.\(getpid())")))
+        // One trainer per directory: a second is refused, naming the first's process.
+        let again = try OutputDirectory(dir.path, flag: "--checkpoint-dir")
+        #expect(throws: FileError.inUse(dir.path, flag: "--checkpoint-dir", by: "trainer", holder: "process \(getpid())")) { try again.lock(by: "trainer") }
+        // A writer killed mid-write left its temporary file; the next one to take the directory
+        // removes it, and nothing that is not this program's.
+        let other = Scratch()
+        write([1, 2], to: other.file(".mlp-tmp.999999999.0.last.safetensors"))
+        write([1, 2], to: other.file(".mlp-tmp.\(getpid()).1.best.safetensors"))   // a live writer's: kept
+        write([1, 2], to: other.file(".notes.tmp.4000000"))                        // not this program's: kept
+        try OutputDirectory(other.path, flag: "--checkpoint-dir").lock(by: "trainer")
+        #expect(!FileManager.default.fileExists(atPath: other.file(".mlp-tmp.999999999.0.last.safetensors")))
+        #expect(FileManager.default.fileExists(atPath: other.file(".mlp-tmp.\(getpid()).1.best.safetensors")))
+        #expect(FileManager.default.fileExists(atPath: other.file(".notes.tmp.4000000")))
 
-        _ = try CheckpointWriter(directory: dir.file("made/on/demand"))   // mkdir -p
+        _ = try OutputDirectory(dir.file("made/on/demand"), flag: "--checkpoint-dir")   // mkdir -p
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: dir.file("made/on/demand"), isDirectory: &isDirectory) && isDirectory.boolValue)
         write([1], to: dir.file("file"))
-        #expect(throws: CheckpointError.notADirectory(dir.file("file"), flag: "--checkpoint-dir")) { try CheckpointWriter(directory: dir.file("file/sub")) }
-        let notWritable = #expect(throws: CheckpointError.self) { try CheckpointWriter(directory: "/proc") }
+        #expect(throws: FileError.notADirectory(dir.file("file"), flag: "--checkpoint-dir")) { try OutputDirectory(dir.file("file/sub"), flag: "--checkpoint-dir") }
+        let notWritable = #expect(throws: FileError.self) { try OutputDirectory("/proc", flag: "--checkpoint-dir") }
         #expect(notWritable?.description.contains("not writable") == true)
         #expect(notWritable?.exitCode == 2)
+    }
+
+    /// Symbolic links planted where this program writes: the lock file, a configuration folder.
+    /// Every write stays in the directory and every target is untouched.
+    @Test func plantedLinksAreNeverFollowed() throws {
+        let dir = Scratch()
+        let victim = dir.file("victim")
+        write(Array("precious\n".utf8), to: victim)
+        try FileManager.default.createDirectory(atPath: dir.file("run"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("run/.mlp.lock"), withDestinationPath: victim)
+        let run = try OutputDirectory(dir.file("run"), flag: "--checkpoint-dir")
+        #expect(throws: FileError.symbolicLink(dir.file("run/.mlp.lock"), flag: "--checkpoint-dir")) { try run.lock(by: "trainer") }
+        // A link with a checkpoint's name is replaced by the checkpoint, its target left alone.
+        try FileManager.default.createSymbolicLink(atPath: dir.file("run/last.safetensors"), withDestinationPath: victim)
+        try run.write([1, 2, 3], to: "last.safetensors")
+        #expect(run.holdsFile("last.safetensors"))
+        try FileManager.default.createDirectory(atPath: dir.file("elsewhere"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.file("run/lr=0.1"), withDestinationPath: dir.file("elsewhere"))
+        #expect(throws: FileError.symbolicLink(dir.file("run/lr=0.1"), flag: "--checkpoint-dir")) { try run.subdirectory("lr=0.1") }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("elsewhere")).isEmpty)
     }
 
     @Test func readErrorsNameTheFile() {

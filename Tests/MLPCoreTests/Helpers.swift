@@ -80,17 +80,6 @@ func finiteDifferenceGradient(_ architecture: Architecture, _ p: ParameterSet, _
     }
 }
 
-/// A scratch directory removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "mlp-tests-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-}
-
 /// An IDX file's bytes: magic, big-endian dimensions, data.
 func idxBytes(magic: UInt32, dimensions: [Int], data: [UInt8]) -> [UInt8] {
     var bytes: [UInt8] = []

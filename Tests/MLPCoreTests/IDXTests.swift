@@ -1,11 +1,12 @@
 import Foundation
 import MLPCore
+import TestSupport
 import Testing
 
 @Suite struct IDXTests {
     @Test(arguments: [false, true])
     func readsGoodFiles(gzip: Bool) throws {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         let images = dir.file("img" + (gzip ? ".gz" : "")), labels = dir.file("lab" + (gzip ? ".gz" : ""))
         writeMNISTFixture(images: images, labels: labels, count: 3, gzip: gzip)
         let set = try LabeledImages.load(images: images, labels: labels)
@@ -30,7 +31,7 @@ import Testing
     @Test(arguments: 0..<badFiles.count)
     func rejectsBadImageFiles(_ index: Int) {
         let bad = Self.badFiles[index]
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         let path = dir.file("images" + (bad.gzip ? ".gz" : ""))
         write(bad.bytes, to: path)
         do {
@@ -47,7 +48,7 @@ import Testing
     }
 
     @Test func truncatedGzipStream() throws {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         let good = dir.file("good.gz"), cut = dir.file("cut.gz")
         writeMNISTFixture(images: good, labels: dir.file("l.gz"), count: 50, gzip: true)
         let bytes = [UInt8](FileManager.default.contents(atPath: good)!)
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func countMismatchAndBadLabels() {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         writeMNISTFixture(images: dir.file("i"), labels: dir.file("l"), count: 3, gzip: false)
         write(idxBytes(magic: 0x0801, dimensions: [2], data: [1, 2]), to: dir.file("l2"))
         #expect(throws: DataError.countMismatch(images: dir.file("i"), imageCount: 3, labels: dir.file("l2"), labelCount: 2)) {
@@ -69,7 +70,7 @@ import Testing
     /// A gzip bomb: a header that promises one image, then 200 MB of zeros. Reading stops one byte
     /// past the promise (the integration test Hostile.gzipBombStaysSmall measures the memory).
     @Test func inflatesNoMoreThanTheHeaderPromises() {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         let path = dir.file("bomb.gz")
         writeGzip(idxBytes(magic: 0x0803, dimensions: [1, 28, 28], data: [UInt8](repeating: 0, count: 200_000_000)), to: path)
         #expect(throws: DataError.trailingBytes(path, expectedBytes: 16 + 784)) { try IDX.readImages(path) }
@@ -82,7 +83,7 @@ import Testing
 
     /// A directory or a loop of symbolic links where a file should be: named as what it is.
     @Test func notAFile() throws {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         try FileManager.default.createDirectory(atPath: dir.file("d.gz"), withIntermediateDirectories: true)
         #expect(throws: DataError.notAFile(dir.file("d.gz"), what: "a directory")) { try IDX.readImages(dir.file("d.gz")) }
         try FileManager.default.createSymbolicLink(atPath: dir.file("a"), withDestinationPath: dir.file("b"))
@@ -113,15 +114,23 @@ import Testing
     }
 
     @Test func rawFilesWorkToo() throws {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         writeMNISTFixture(images: dir.file(MNIST.trainImages), labels: dir.file(MNIST.trainLabels), count: 10_010, gzip: false)
         writeMNISTFixture(images: dir.file(MNIST.testImages), labels: dir.file(MNIST.testLabels), count: 5, gzip: false)
         let mnist = try MNIST.load(directory: dir.path)
         #expect(mnist.train.count == 10 && mnist.validation.count == 10_000 && mnist.test.count == 5)
     }
 
+    @Test func emptyTestSetIsRefused() {
+        let dir = Scratch()
+        writeMNISTFixture(images: dir.file(MNIST.trainImages), labels: dir.file(MNIST.trainLabels), count: 10_010, gzip: false)
+        writeMNISTFixture(images: dir.file(MNIST.testImages), labels: dir.file(MNIST.testLabels), count: 0, gzip: false)
+        let error = #expect(throws: DataError.self) { try MNIST.load(directory: dir.path) }
+        #expect(error?.description.contains("0 images, need at least 1 (the test set)") == true, "\(String(describing: error))")
+    }
+
     @Test func tooFewTrainingImages() {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         writeMNISTFixture(images: dir.file(MNIST.trainImages), labels: dir.file(MNIST.trainLabels), count: 100, gzip: false)
         writeMNISTFixture(images: dir.file(MNIST.testImages), labels: dir.file(MNIST.testLabels), count: 5, gzip: false)
         let error = #expect(throws: DataError.self) { try MNIST.load(directory: dir.path) }

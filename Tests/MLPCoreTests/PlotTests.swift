@@ -26,4 +26,18 @@ import Testing
         #expect(Chart.logTicks(1.6, 10) == [2, 3, 4, 5, 6, 7, 8, 9, 10])
         #expect(Chart.logTicks(0.5, 120) == [0.5, 1, 2, 5, 10, 20, 50, 100])
     }
+
+    /// Degenerate and huge ranges end at once with a few ticks (two epochs one ulp apart used to
+    /// loop for ever, allocating until it crashed).
+    @Test func ticksOfDegenerateRanges() {
+        for (lower, upper) in [(1e17, 1e17 + 16), (0, 1e307), (-1e308, 1e308), (1, 1 + 1e-15), (5, 5)] {
+            let ticks = Chart.ticks(lower, upper)
+            let finite = ticks.allSatisfy { $0.isFinite }
+            #expect(!ticks.isEmpty && ticks.count <= 101 && finite, "\(lower)...\(upper): \(ticks.count) ticks")
+        }
+        #expect(Chart.ticks(0, 10) == [0, 2, 4, 6, 8, 10])
+        #expect(Chart.logTicks(1e-300, 1e307).count <= 2)
+        let zeroToOne = Chart.logTicks(0, 1)
+        #expect(zeroToOne.allSatisfy { $0.isFinite })
+    }
 }

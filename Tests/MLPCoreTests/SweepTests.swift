@@ -15,8 +15,8 @@ import Testing
         #expect(throws: SweepGrid.ListError.self) { try SweepGrid.values(.hidden, "100x") }
     }
 
-    @Test func gridOrderNamesAndFlags() {
-        let points = SweepGrid.points([(.lr, ["0.1", "0.01"]), (.hidden, ["100", "500"]), (.l2, ["0", "0.0001"])])
+    @Test func gridOrderNamesAndFlags() throws {
+        let points = try SweepGrid.points([(.lr, ["0.1", "0.01"]), (.hidden, ["100", "500"]), (.l2, ["0", "0.0001"])])
         #expect(points.count == 8)
         #expect(points.map(\.name).prefix(3) == ["lr=0.1_hidden=100_l2=0", "lr=0.1_hidden=100_l2=0.0001", "lr=0.1_hidden=500_l2=0"])
         #expect(points[7].trainArguments == ["--lr", "0.01", "--hidden", "500", "--l2", "0.0001"])

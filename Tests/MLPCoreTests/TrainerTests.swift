@@ -97,10 +97,10 @@ import Testing
             }
         }
         let world = try MPICommunicator.world()
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         let trainer = try Trainer(configuration: configuration(epochs: 5), data: Self.data, world: world,
                                   parameters: .initialized(Architecture(), seed: 1234))
-        trainer.checkpoints = try CheckpointWriter(directory: dir.path)
+        trainer.checkpoints = try OutputDirectory(dir.path, flag: "--checkpoint-dir")
         trainer.checkpointEvery = 2
         let watcher = Watcher(dir.path)
         _ = try trainer.run(observer: watcher)
@@ -147,7 +147,7 @@ import Testing
                                       bestValidationError: 0.0962, testError: 0.1009, improved: true, seconds: 1.5, samplesPerSecond: 50_000)
         let line = RunLog.validation(record).encoded
         #expect(line == #"{"event":"validation","epoch":1,"iteration":2500,"train_loss":0.5,"validation_error":0.0962,"best_validation_error":0.0962,"test_error":0.1009,"seconds":1.5,"samples_per_second":50000.0}"#)
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         let log = try LogFile(path: dir.file("log.jsonl"), flag: "--log-json")
         #expect(log.wasEmpty)
         try log.writeLine(.object([("event", .string("start"))]))
@@ -159,7 +159,7 @@ import Testing
         #expect(read.count == 2 && read[0].validationError == 0.0962 && read[1].testError == nil)
         #expect(RunLog.csv(read).split(separator: "\n").count == 3)
         #expect(JSONValue.number(.nan).encoded == "null")
-        #expect(throws: CheckpointError.self) { try LogFile(path: "/proc/nonexistent/log.jsonl", flag: "--log-json") }
+        #expect(throws: FileError.self) { try LogFile(path: "/proc/nonexistent/log.jsonl", flag: "--log-json") }
         #expect(throws: ConfigurationError.self) { try LogFile(path: dir.file("log.jsonl"), flag: "--log-json") }   // an earlier run's
         #expect(try LogFile(path: dir.file("log.jsonl"), flag: "--log-json", existing: .append).wasEmpty == false)
     }
@@ -173,7 +173,7 @@ import Testing
 
     /// A resumed run's start record drops the validations logged after its checkpoint.
     @Test func resumedLogsReadAsOneRun() throws {
-        let dir = TemporaryDirectory()
+        let dir = Scratch()
         let log = try LogFile(path: dir.file("log.jsonl"), flag: "--log-json")
         func validation(_ iteration: Int) -> JSONValue {
             RunLog.validation(ValidationRecord(epoch: iteration / 10, iteration: iteration, batchesPerEpoch: 10, trainLoss: 1,

@@ -80,7 +80,7 @@ public struct Checkpoint {
             "patience": String(stopping.patience),
             "validation_frequency": String(stopping.validationFrequency),
             "best_validation_error": String(stopping.bestValidationError),
-            "best_iteration": String(stopping.bestIteration + 1),  // 1-based, as the logs
+            "best_iteration": String(stopping.bestValidationError.isFinite ? stopping.bestIteration + 1 : 0),  // 1-based, as the logs; 0: none yet
             "test_error_at_best": stopping.testErrorAtBest.map { String($0) } ?? "none",
             "loss_since_validation": String(s.lossSinceValidation),
             "steps_since_validation": String(s.stepsSinceValidation),
@@ -139,7 +139,7 @@ public struct Checkpoint {
         let testError = try meta.string("test_error_at_best")
         var state = TrainingState(stopping: EarlyStopping(
             patience: try meta.number("patience"), validationFrequency: try meta.number("validation_frequency"),
-            bestValidationError: try meta.number("best_validation_error"), bestIteration: try meta.number("best_iteration") - 1,
+            bestValidationError: try meta.number("best_validation_error"), bestIteration: max(0, try meta.number("best_iteration") - 1),
             testErrorAtBest: testError == "none" ? nil : try meta.number("test_error_at_best")))
         state.iteration = try meta.number("iteration")
         state.lossSinceValidation = try meta.number("loss_since_validation")
@@ -151,28 +151,32 @@ public struct Checkpoint {
         try meta.check("learning_rate_decay", sgd.decay, Rules.nonNegative)
         try meta.check("l1", sgd.l1, Rules.nonNegative)
         try meta.check("l2", sgd.l2, Rules.nonNegative)
-        try meta.check("learning_rate_reference_batch", sgd.referenceBatch, Rules.atLeast(1))
-        try meta.check("warmup_epochs", sgd.warmupEpochs, Rules.atLeast(0))
-        try meta.check("batch_size", configuration.batchSize, Rules.atLeast(1))
-        try meta.check("epochs", configuration.epochs, Rules.atLeast(1))
-        try meta.check("initial_patience", configuration.patience, Rules.atLeast(1))
-        try meta.check("iteration", state.iteration, Rules.atLeast(0))
-        try meta.check("patience", stopping.patience, Rules.atLeast(1))
-        try meta.check("validation_frequency", stopping.validationFrequency, Rules.atLeast(1))
+        // Counts stay within what the flags allow, so that no arithmetic on them can overflow.
+        try meta.check("learning_rate_reference_batch", sgd.referenceBatch, Rules.within(1...RunRequest.mostUnits))
+        try meta.check("warmup_epochs", sgd.warmupEpochs, Rules.within(0...RunRequest.mostEpochs))
+        try meta.check("batch_size", configuration.batchSize, Rules.within(1...RunRequest.mostUnits))
+        try meta.check("epochs", configuration.epochs, Rules.within(1...RunRequest.mostEpochs))
+        try meta.check("initial_patience", configuration.patience, Rules.within(1...Int(Int32.max)))
+        try meta.check("world_size", try meta.number("world_size") as Int, Rules.within(1...Int(Int32.max)))
         try meta.check("best_validation_error", stopping.bestValidationError, Rules.fractionOrUnset)
         try meta.check("best_iteration", stopping.bestIteration + 1, Rules.atLeast(0))
         if let test = stopping.testErrorAtBest { try meta.check("test_error_at_best", test, Rules.fraction) }
         try meta.check("loss_since_validation", state.lossSinceValidation, Rules.nonNegative)
-        try meta.check("steps_since_validation", state.stepsSinceValidation, Rules.atLeast(0))
         try meta.check("elapsed_seconds", state.elapsedSeconds, Rules.nonNegative)
+        try meta.check("loss_since_validation", state.lossSinceValidation, { $0 < 1e300 ? nil : "below 1e300" })
         // The counts agree with one another, so a value edited alone (and re-signed) is caught too.
         let trainSamples: Int = try meta.number("train_samples")
-        try meta.check("train_samples", trainSamples, Rules.atLeast(1))
+        try meta.check("train_samples", trainSamples, Rules.within(1...Int(Int32.max)))
         let batchesPerEpoch = max(1, trainSamples / configuration.batchSize), iteration = state.iteration
+        try meta.check("iteration", iteration, Rules.within(0...RunRequest.mostEpochs * batchesPerEpoch))
+        try meta.check("steps_since_validation", state.stepsSinceValidation, Rules.within(0...iteration))
+        try meta.check("validation_frequency", stopping.validationFrequency, Rules.within(1...batchesPerEpoch))
+        try meta.check("patience", stopping.patience, Rules.within(1...(1 << 40)))
         try meta.check("epoch", try meta.number("epoch") as Int) {
             $0 == iteration / batchesPerEpoch ? nil : "the iteration \(iteration) over \(batchesPerEpoch) minibatches per epoch, \(iteration / batchesPerEpoch)"
         }
-        try meta.check("best_iteration", stopping.bestIteration + 1) { $0 <= iteration ? nil : "at most the iteration, \(iteration)" }
+        let bestIteration: Int = try meta.number("best_iteration")
+        try meta.check("best_iteration", bestIteration) { $0 <= iteration ? nil : "at most the iteration, \(iteration)" }
 
         // Tensors: exactly the ones the architecture names, with its shapes, in its order.
         let layout = ParameterLayout(configuration.architecture)
@@ -210,6 +214,17 @@ public struct Checkpoint {
                           worldSize: try meta.number("world_size"), parameters: parameters)
     }
 
+    /// Checks that this model takes `images` and names their labels (a digit model: 10 outputs or more).
+    public func check(fits images: Samples, path: String) throws {
+        let a = configuration.architecture
+        if a.inputSize != images.images.columns {
+            throw CheckpointError.doesNotFitData(path, reason: "it takes \(a.inputSize) inputs, the images have \(images.images.columns) pixels")
+        }
+        if a.outputSize < 10 {
+            throw CheckpointError.doesNotFitData(path, reason: "it has \(a.outputSize) outputs, and MNIST's labels are the 10 digits")
+        }
+    }
+
     /// Reads and decodes a checkpoint file.
     public static func load(_ path: String) throws -> Checkpoint {
         try decode(readBytes(path), path: path)
@@ -225,18 +240,30 @@ public struct Checkpoint {
         case .success(let opened): file = opened
         }
         defer { close(file.descriptor) }
+        var bytes: [UInt8] = []
+        func read(upTo end: Int) throws {
+            let start = bytes.count
+            bytes += [UInt8](repeating: 0, count: end - start)
+            var filled = start
+            while filled < end {
+                let n = bytes.withUnsafeMutableBytes { Glibc.read(file.descriptor, $0.baseAddress! + filled, end - filled) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw CheckpointError.unreadable(path, reason: n == 0 ? "it shrank while being read" : String(cString: strerror(errno))) }
+                filled += n
+            }
+        }
+        // The header first: its length and tensor table must fit the file before the body is read
+        // (a huge or sparse file that is not a checkpoint costs 8 bytes and a header, not its size).
+        try read(upTo: min(8, file.size))
+        let header = try SafeTensorsFile.headerLength(bytes, fileSize: file.size, path: path)
+        try read(upTo: 8 + header)
+        let table = try SafeTensorsFile.decode(bytes, fileSize: file.size, path: path)
+        let expected = table.tensors.reduce(0) { $0 + ($1.end - $1.begin) }
         let memory = InputFile.physicalMemory
-        guard memory == 0 || file.size <= memory / 4 else {
-            throw CheckpointError.unreadable(path, reason: "\(file.size) bytes, more than this machine's memory can hold twice")
+        guard memory == 0 || expected <= memory / 4 else {
+            throw CheckpointError.unreadable(path, reason: "its tensors hold \(expected) bytes, more than this machine's memory can hold twice")
         }
-        var bytes = [UInt8](repeating: 0, count: file.size)
-        var filled = 0
-        while filled < file.size {
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(file.descriptor, $0.baseAddress! + filled, file.size - filled) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw CheckpointError.unreadable(path, reason: n == 0 ? "it shrank while being read" : String(cString: strerror(errno))) }
-            filled += n
-        }
+        try read(upTo: file.size)
         return bytes
     }
 

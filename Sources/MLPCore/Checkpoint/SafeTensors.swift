@@ -56,12 +56,25 @@ public struct SafeTensorsFile: Equatable {
 
     /// Parses and checks the header of `bytes`; `path` only names the file in errors.
     public static func decode(_ bytes: [UInt8], path: String) throws -> SafeTensorsFile {
-        guard bytes.count >= 8 else { throw CheckpointError.truncated(path, size: bytes.count) }
-        let declared = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard declared <= UInt64(maximumHeaderLength), Int(declared) <= bytes.count - 8, declared >= 2 else {
-            throw CheckpointError.badHeaderLength(path, length: declared, fileSize: bytes.count)
+        try decode(bytes, fileSize: bytes.count, path: path)
+    }
+
+    /// The header's length from the file's first 8 bytes, checked against the file's size.
+    public static func headerLength(_ first: [UInt8], fileSize: Int, path: String) throws -> Int {
+        guard fileSize >= 8, first.count >= 8 else { throw CheckpointError.truncated(path, size: fileSize) }
+        let declared = first[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard declared <= UInt64(maximumHeaderLength), Int(declared) <= fileSize - 8, declared >= 2 else {
+            throw CheckpointError.badHeaderLength(path, length: declared, fileSize: fileSize)
         }
-        let headerLength = Int(declared)
+        return Int(declared)
+    }
+
+    /// The same from `bytes`, the file's first bytes (at least its 8 and its header) of `fileSize`:
+    /// the tensor table is checked against the file's size before its body is read.
+    public static func decode(_ bytes: [UInt8], fileSize: Int, path: String) throws -> SafeTensorsFile {
+        let declared = try headerLength(bytes, fileSize: fileSize, path: path)
+        guard bytes.count >= 8 + declared else { throw CheckpointError.truncated(path, size: bytes.count) }
+        let headerLength = declared
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: Data(bytes[8..<8 + headerLength]))
@@ -83,7 +96,7 @@ public struct SafeTensorsFile: Equatable {
                 metadata[key] = string
             }
         }
-        let dataSize = bytes.count - 8 - headerLength
+        let dataSize = fileSize - 8 - headerLength
         var tensors: [TensorEntry] = []
         for (name, value) in header where name != "__metadata__" {
             tensors.append(try entry(name, value, dataSize: dataSize, path: path))

@@ -23,10 +23,7 @@ public struct MNIST {
     /// `trainLimit` / `evalLimit` keep only the first samples of each split, for quick runs and tests.
     public static func load(directory: String, validationCount: Int = defaultValidationCount,
                             trainLimit: Int? = nil, evalLimit: Int? = nil) throws -> MNIST {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw DataError.missingDirectory(directory)
-        }
+        try checkDirectory(directory)
         let trainingFile = try LabeledImages.load(images: locate(trainImages, in: directory),
                                                   labels: locate(trainLabels, in: directory))
         let testFile = try LabeledImages.load(images: locate(testImages, in: directory),
@@ -35,6 +32,9 @@ public struct MNIST {
         guard n > validationCount else {
             throw DataError.tooFewImages(locate(trainImages, in: directory), count: n, needed: validationCount + 1,
                                          reason: "the last \(validationCount) are the validation set")
+        }
+        guard testFile.all.count > 0 else {
+            throw DataError.tooFewImages(locate(testImages, in: directory), count: 0, needed: 1, reason: "the test set")
         }
         let trainCount = min(n - validationCount, trainLimit ?? .max)
         let evalCount = evalLimit ?? .max
@@ -56,10 +56,7 @@ public struct MNIST {
 
     /// One split only, reading only the files it needs (for `mlp eval`).
     public static func loadSplit(_ split: Split, directory: String) throws -> (Samples, LabeledImages) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw DataError.missingDirectory(directory)
-        }
+        try checkDirectory(directory)
         if split == .test {
             let file = try LabeledImages.load(images: locate(testImages, in: directory), labels: locate(testLabels, in: directory))
             return (file.all, file)
@@ -73,6 +70,32 @@ public struct MNIST {
         let samples = split == .train ? file.all.slice(0, count: n - defaultValidationCount)
                                       : file.all.slice(n - defaultValidationCount, count: defaultValidationCount)
         return (samples, file)
+    }
+
+    /// Checks that a model takes these images and can name their labels; `checkpoint` (its path)
+    /// when the model comes from one.
+    public func check(fits architecture: Architecture, from checkpoint: String?) throws {
+        let pixels = train.images.columns
+        var largest: Int32 = -1
+        for split in [train, validation, test] { for i in 0..<split.count { largest = max(largest, split.labels[i]) } }
+        let problem: String?
+        if architecture.inputSize != pixels {
+            problem = "it takes \(architecture.inputSize) inputs, the images have \(pixels) pixels"
+        } else if Int(largest) >= architecture.outputSize {
+            problem = "it has \(architecture.outputSize) outputs, the labels go up to \(largest)"
+        } else {
+            problem = nil
+        }
+        guard let problem else { return }
+        if let checkpoint { throw CheckpointError.doesNotFitData(checkpoint, reason: problem) }
+        throw ConfigurationError("the model does not fit the data: \(problem).")
+    }
+
+    /// A data directory that is not there, or is a file.
+    static func checkDirectory(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else { throw DataError.missingDirectory(directory) }
+        guard isDirectory.boolValue else { throw DataError.notADirectory(directory) }
     }
 
     public enum Split: String, CaseIterable, Sendable { case train, validation, test }

@@ -171,14 +171,15 @@ final class MinibatchRows {
 }
 
 /// The data-parallel exchange: one in-place allgather of the minibatch's rows (each rank's shard is
-/// a contiguous block, its first row carrying the rank's control block). One blocking collective:
-/// Open MPI's nonblocking ones took longer here for the same bytes.
+/// a contiguous block, its first row carrying the rank's control block), waited for so that a long
+/// wait gives the core away (Communicator.waitAll).
 final class RowExchange {
     private let world: Communicator
     private let rows: MinibatchRows
     private let shards: [Shard]
     private let counts: Storage<Int32>, displacements: Storage<Int32>
     var control = ControlBlock()
+    private let request = Storage<UnsafeMutableRawPointer?>(count: 1)
 
     init(_ rows: MinibatchRows, shards: [Shard], world: Communicator) {
         self.world = world
@@ -192,13 +193,13 @@ final class RowExchange {
         }
     }
 
-    /// Nothing travels yet: the one collective runs in `finish`, where the trainer times the wait.
     func start() throws {
         control.encode(into: rows.control(row: shards[world.rank].start))
+        if world.size > 1 { try world.startAllgather(rows.storage.base, counts: counts.base, displacements: displacements.base, request: request.base) }
     }
 
     func finish() throws -> AgreedControl {
-        if world.size > 1 { try world.allgather(rows.storage.base, counts: counts.base, displacements: displacements.base) }
+        try world.waitAll(request.base, count: world.size > 1 ? 1 : 0)
         return AgreedControl(blocks: shards.map { ControlBlock(decoding: rows.control(row: $0.start)) })
     }
 }

@@ -116,9 +116,20 @@ public final class MPICommunicator: Communicator {
         try Self.check(CMPIShim_iallgather_float(comm, send, Int32(count), receive, request), "MPI_Iallgather")
     }
 
+    /// Polls (MPI_Test) for `Tuning.spinSeconds`, then naps between polls: a rank that waits long
+    /// (a core shared with another process, more ranks than cores) gives its core to whoever needs
+    /// it, while the short waits of a normal step cost no more than a spin.
     public func waitAll(_ requests: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) throws {
         guard count > 0 else { return }
-        try Self.check(CMPIShim_waitall(Int32(count), requests), "MPI_Waitall")
+        let start = CMPIShim_wtime()
+        for i in 0..<count {
+            var done: Int32 = 0
+            while true {
+                try Self.check(CMPIShim_test(requests + i, &done), "MPI_Test")
+                if done != 0 { break }
+                if CMPIShim_wtime() - start > Tuning.spinSeconds { usleep(Tuning.napMicroseconds) }
+            }
+        }
     }
 
     public func broadcast(_ bytes: inout [UInt8], from root: Int) throws {

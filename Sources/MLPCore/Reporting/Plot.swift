@@ -55,21 +55,26 @@ public struct Chart: Sendable {
     }
 
     /// "Nice" tick values (1, 2, 5 × 10^k steps) covering lower...upper.
-    static func ticks(_ lower: Double, _ upper: Double, count: Int = 6) -> [Double] {
+    /// Each tick is k·step for a counted k, never a running sum: a range a few ulps wide (or huge)
+    /// cannot loop for ever; a range no step can divide gets its two ends.
+    public static func ticks(_ lower: Double, _ upper: Double, count: Int = 6) -> [Double] {
+        guard lower.isFinite, upper.isFinite else { return [0] }
         guard upper > lower else { return [lower] }
         let raw = (upper - lower) / Double(count)
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        var values: [Double] = []
-        var v = ceil(lower / step - 1e-9) * step
-        while v <= upper + step * 1e-9 { values.append(abs(v) < step * 1e-9 ? 0 : v); v += step }
-        return values
+        let first = ceil(lower / step - 1e-9), last = floor(upper / step + 1e-9)
+        guard step > 0, step.isFinite, first.isFinite, last.isFinite, last - first <= 100, first + 1 != first,
+              (first + 1) * step != first * step else { return [lower, upper] }
+        return stride(from: first, through: last, by: 1).map { k in abs(k * step) < step * 1e-9 ? 0 : k * step }
     }
 
     /// Ticks of a base-10 axis over lower...upper (both > 0): 1, 2 and 5 × 10^k, or every digit
     /// when that range spans less than one decade.
     public static func logTicks(_ lower: Double, _ upper: Double) -> [Double] {
+        guard lower > 0, upper >= lower, lower.isFinite, upper.isFinite else { return [max(lower, 0), upper].filter(\.isFinite) }
         let first = Int(floor(log10(lower))), last = Int(ceil(log10(upper)))
+        guard last - first <= 40 else { return [lower, upper] }
         let digits: [Double] = last - first <= 1 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5]
         var values: [Double] = []
         for k in first...last {

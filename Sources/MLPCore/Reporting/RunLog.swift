@@ -31,35 +31,45 @@ public enum RunLog {
 
     /// The validation records of a JSON Lines log (other events skipped), for plots and CSV.
     public static func readValidations(_ path: String) throws -> [ValidationRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("\(path): cannot read the log file. Pass a file written by `mlp train --log-json`.")
-        }
         var records: [ValidationRecord] = []
         var batchesPerEpoch = 0
-        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        try TextLines.read(path, what: "the log file", hint: "Pass a file written by `mlp train --log-json`.") { index, line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
                 throw ConfigurationError("\(path):\(index + 1): not a JSON object. Pass a file written by `mlp train --log-json`.")
             }
+            func count(_ key: String) throws -> Int? {
+                guard let value = object[key] else { return nil }
+                guard let number = value as? NSNumber, let exact = Int(exactly: number.doubleValue), (0...Int(Int32.max) * 1000).contains(exact) else {
+                    throw ConfigurationError("\(path):\(index + 1): \(key) is not a count of the size a run reaches.")
+                }
+                return exact
+            }
             if object["event"] as? String == "start" {
-                batchesPerEpoch = (object["batches_per_epoch"] as? NSNumber)?.intValue ?? 0
+                batchesPerEpoch = try count("batches_per_epoch") ?? 0
                 // A resumed run continues from its checkpoint's iteration: validations the first run
                 // logged after that checkpoint are done again, and the new ones replace them.
-                let from = (object["iteration"] as? NSNumber)?.intValue ?? 0
+                let from = try count("iteration") ?? 0
                 records.removeAll { $0.iteration > from }
             }
-            guard object["event"] as? String == "validation" else { continue }
-            func number(_ key: String) throws -> Double {
-                guard let value = object[key] as? NSNumber else {
+            guard object["event"] as? String == "validation" else { return }
+            func number(_ key: String, _ range: ClosedRange<Double>) throws -> Double {
+                guard let value = (object[key] as? NSNumber)?.doubleValue else {
                     throw ConfigurationError("\(path):\(index + 1): validation record without \(key).")
                 }
-                return value.doubleValue
+                guard range.contains(value) else { throw ConfigurationError("\(path):\(index + 1): \(key) \(value) is not in \(range).") }
+                return value
             }
+            func required(_ key: String) throws -> Int {
+                guard let value = try count(key) else { throw ConfigurationError("\(path):\(index + 1): validation record without \(key).") }
+                return value
+            }
+            let test = try object["test_error"] is NSNumber ? number("test_error", 0...1) : nil
             records.append(ValidationRecord(
-                epoch: Int(try number("epoch")), iteration: Int(try number("iteration")), batchesPerEpoch: batchesPerEpoch,
-                trainLoss: try number("train_loss"), validationError: try number("validation_error"),
-                bestValidationError: try number("best_validation_error"),
-                testError: (object["test_error"] as? NSNumber)?.doubleValue, improved: object["test_error"] is NSNumber,
-                seconds: try number("seconds"), samplesPerSecond: try number("samples_per_second")))
+                epoch: try required("epoch"), iteration: try required("iteration"), batchesPerEpoch: batchesPerEpoch,
+                trainLoss: try number("train_loss", 0...1e30), validationError: try number("validation_error", 0...1),
+                bestValidationError: try number("best_validation_error", 0...1),
+                testError: test, improved: test != nil,
+                seconds: try number("seconds", 0...1e12), samplesPerSecond: try number("samples_per_second", 0...1e15)))
         }
         return records
     }

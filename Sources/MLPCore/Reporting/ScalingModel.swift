@@ -4,6 +4,10 @@ import Foundation
 
 /// One `mlp bench` row (a rank count and a batch size), as Scripts/bench/scaling.sh collects them.
 public struct ScalingRow: Sendable {
+    /// The columns `mlp bench --append-csv` writes ("spread_percent": how much slower the slowest
+    /// window was than the median).
+    public static let csvHeader = "ranks,nodes,batch,exchange,samples_per_second,spread_percent,seconds_per_epoch,gflops,peak_gflops,percent_of_peak,step_ms,forward_ms,backward_ms,exchange_ms,update_ms,validation_ms,validation_percent,bare_gemm_ms,gemm_ratio,allreduce_latency_us,allreduce_model_us,model_floats"
+
     public var ranks: Int
     public var nodes: Int
     public var batch: Int
@@ -21,29 +25,38 @@ public struct ScalingRow: Sendable {
     public var modelFloats: Int
 
     public static func read(csv path: String) throws -> [ScalingRow] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigurationError("\(path): cannot read the benchmark CSV. Pass a file written by `mlp bench --csv`.")
-        }
-        let lines = text.split(separator: "\n")
-        guard let header = lines.first?.split(separator: ",").map(String.init) else { return [] }
-        func column(_ name: String) throws -> Int {
-            guard let i = header.firstIndex(of: name) else { throw ConfigurationError("\(path): no column \(name); was it written by `mlp bench --csv`?") }
-            return i
-        }
-        let c = try ["ranks", "nodes", "batch", "exchange", "samples_per_second", "spread_percent", "step_ms", "forward_ms",
-                     "backward_ms", "exchange_ms", "update_ms", "validation_percent", "allreduce_latency_us", "allreduce_model_us", "model_floats"].map(column)
-        return try lines.dropFirst().enumerated().map { index, line in
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            func d(_ i: Int) throws -> Double {
-                guard c[i] < f.count, let v = Double(f[c[i]]) else { throw ConfigurationError("\(path):\(index + 2): bad value in column \(header[c[i]]).") }
+        let hint = "Pass a file written by `mlp bench --append-csv`."
+        var header: [String] = [], c: [Int] = [], rows: [ScalingRow] = []
+        try TextLines.read(path, what: "a benchmark CSV", hint: hint) { index, bytes in
+            let f = String(decoding: bytes, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            if header.isEmpty {
+                header = f
+                c = try ["ranks", "nodes", "batch", "exchange", "samples_per_second", "spread_percent", "step_ms", "forward_ms",
+                         "backward_ms", "exchange_ms", "update_ms", "validation_percent", "allreduce_latency_us", "allreduce_model_us", "model_floats"].map { name in
+                    guard let i = header.firstIndex(of: name) else { throw ConfigurationError("\(path): no column \(name). \(hint)") }
+                    return i
+                }
+                return
+            }
+            // Every figure finite and in the range a benchmark produces, so that none can trap later.
+            func d(_ i: Int, _ range: ClosedRange<Double> = 0...1e15) throws -> Double {
+                guard c[i] < f.count, let v = Double(f[c[i]]), range.contains(v) else {
+                    throw ConfigurationError("\(path):\(index + 1): bad value in column \(header[c[i]]) (expected a number in \(range)).")
+                }
                 return v
             }
-            return ScalingRow(ranks: Int(try d(0)), nodes: Int(try d(1)), batch: Int(try d(2)), exchange: f[c[3]],
-                              samplesPerSecond: try d(4), spreadPercent: try d(5), stepMilliseconds: try d(6),
-                              shareMilliseconds: try d(7) + d(8), updateMilliseconds: try d(10), exchangeMilliseconds: try d(9),
-                              validationPercent: try d(11), allreduceLatency: try d(12) / 1e6, allreduceModel: try d(13) / 1e6,
-                              modelFloats: Int(try d(14)))
+            func n(_ i: Int, _ range: ClosedRange<Double>) throws -> Int {
+                let v = try d(i, range)
+                guard v == v.rounded() else { throw ConfigurationError("\(path):\(index + 1): column \(header[c[i]]) holds \(v), not a whole number.") }
+                return Int(v)
+            }
+            rows.append(ScalingRow(ranks: try n(0, 1...1e7), nodes: try n(1, 1...1e7), batch: try n(2, 1...1e9), exchange: f[c[3]],
+                                   samplesPerSecond: try d(4), spreadPercent: try d(5), stepMilliseconds: try d(6),
+                                   shareMilliseconds: try d(7) + d(8), updateMilliseconds: try d(10), exchangeMilliseconds: try d(9),
+                                   validationPercent: try d(11), allreduceLatency: try d(12) / 1e6, allreduceModel: try d(13) / 1e6,
+                                   modelFloats: try n(14, 1...1e12)))
         }
+        return rows
     }
 }
 

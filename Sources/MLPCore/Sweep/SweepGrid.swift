@@ -65,6 +65,20 @@ public struct SweepPoint: Hashable, Sendable, Codable {
     }
 
     /// Its flags for `mlp train`.
+    /// Sets the request's swept values to this configuration's.
+    public func apply(to request: inout RunRequest) {
+        for (parameter, value) in values {
+            switch parameter {
+            case .lr: request.learningRate = Double(value)
+            case .hidden: request.hidden = value.split(separator: "x").compactMap { Int($0) }
+            case .l1: request.l1 = Double(value)
+            case .l2: request.l2 = Double(value)
+            case .batchSize: request.batchSize = Int(value)
+            case .lrDecay: request.learningRateDecay = Double(value)
+            }
+        }
+    }
+
     public var trainArguments: [String] {
         SweepParameter.allCases.flatMap { p in values[p].map { [p.flag, p.trainArgument($0)] } ?? [] }
     }
@@ -83,24 +97,34 @@ public enum SweepGrid {
     /// not a number of its kind, or when a value repeats.
     public static func values(_ parameter: SweepParameter, _ list: String) throws -> [String] {
         let items = list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard items.count <= mostConfigurations else {
+            throw ListError(description: "\(parameter.flag): \(items.count) values; a sweep trains at most \(mostConfigurations) configurations. Give fewer values.")
+        }
         guard !list.trimmingCharacters(in: .whitespaces).isEmpty, !items.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
             throw ListError(description: "\(parameter.flag) \"\(list)\": an empty value in the list. Give comma-separated values, e.g. \(parameter.flag) \(parameter == .hidden ? "100,500" : parameter == .batchSize ? "20,100" : "0.1,0.01").")
         }
-        var seen: [String] = []
+        var seen: [String] = [], known = Set<String>()   // a set: linear in the list's length
         for item in items {
             guard let value = parameter.canonical(item) else {
                 throw ListError(description: "\(parameter.flag) \(list): \"\(item)\" is not \(parameter == .hidden ? "a width (or widths joined by x, e.g. 500x300)" : parameter == .batchSize ? "a whole number" : "a number").")
             }
-            guard !seen.contains(value) else {
-                throw ListError(description: "\(parameter.flag) \(list): \(item) appears twice (as \(value)). Give each value once.")
+            guard known.insert(value).inserted else {
+                throw ListError(description: "\(parameter.flag) \(list.count > 200 ? String(list.prefix(200)) + "..." : list): \(item) appears twice (as \(value)). Give each value once.")
             }
             seen.append(value)
         }
         return seen
     }
 
+    /// The most configurations a sweep takes: a grid is counted before it is built.
+    public static let mostConfigurations = 10_000
+
     /// Every combination, the first parameter varying slowest, values in the order given.
-    public static func points(_ lists: [(SweepParameter, [String])]) -> [SweepPoint] {
+    public static func points(_ lists: [(SweepParameter, [String])]) throws -> [SweepPoint] {
+        let count = lists.reduce(1) { $0.multipliedReportingOverflow(by: $1.1.count).overflow ? Int.max : $0 * $1.1.count }
+        guard count <= mostConfigurations else {
+            throw ListError(description: "\(lists.map { "\($0.0.flag) (\($0.1.count))" }.joined(separator: " × ")) make \(count == Int.max ? "more than \(Int.max)" : String(count)) configurations; a sweep trains at most \(mostConfigurations). Give fewer values, or run several sweeps.")
+        }
         var points = [SweepPoint([:])]
         for (parameter, values) in lists {
             points = points.flatMap { point in values.map { value in

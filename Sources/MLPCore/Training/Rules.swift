@@ -11,4 +11,7 @@ public enum Rules {
     /// A best error before any validation is +infinity.
     public static let fractionOrUnset: Rule<Double> = { $0 == .infinity || ($0 >= 0 && $0 <= 1) ? nil : "a fraction in 0...1, or inf before the first validation" }
     public static func atLeast(_ minimum: Int) -> Rule<Int> { { $0 >= minimum ? nil : "at least \(minimum)" } }
+    public static func within(_ range: ClosedRange<Int>) -> Rule<Int> {
+        { range.contains($0) ? nil : "at least \(range.lowerBound) (and at most \(range.upperBound))" }
+    }
 }

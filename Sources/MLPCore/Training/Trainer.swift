@@ -19,7 +19,7 @@ public final class Trainer {
     public private(set) var profile = StepProfile()
     /// Rank 0: where `last.safetensors` (every `checkpointEvery`-th validation, a signal's stop and
     /// the end of the run) and `best.safetensors` (every new best) go.
-    public var checkpoints: CheckpointWriter?
+    public var checkpoints: OutputDirectory?
     public var checkpointEvery = 1
     /// Validations since last.safetensors was written.
     private var validationsSinceLast = 0
@@ -125,7 +125,7 @@ public final class Trainer {
         if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
         // The state after the last update, unless the last validation saved exactly that.
         if stopReason == .signal || validationsSinceLast > 0, world.isRoot, let checkpoints {
-            try checkpoints.write(checkpoint().encoded(), to: Self.lastCheckpoint)
+            try checkpoints.write(checkpoint().encoded(), to: Self.lastCheckpoint, what: "the checkpoint")
         }
         return summary(stopReason)
     }
@@ -256,10 +256,10 @@ public final class Trainer {
             guard due || improved else { return }
             let bytes = checkpoint().encoded()
             if due {
-                try checkpoints.write(bytes, to: Self.lastCheckpoint)
+                try checkpoints.write(bytes, to: Self.lastCheckpoint, what: "the checkpoint")
                 validationsSinceLast = 0
             }
-            if improved { try checkpoints.write(bytes, to: Self.bestCheckpoint) }
+            if improved { try checkpoints.write(bytes, to: Self.bestCheckpoint, what: "the checkpoint") }
         }
     }
 

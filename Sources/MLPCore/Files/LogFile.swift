@@ -17,20 +17,34 @@ public final class LogFile {
         case refuse            // a fresh run must not bury an earlier run's log
     }
 
-    /// Opens the file for appending, creating it and its directory (`mkdir -p`) when missing.
-    public init(path: String, flag: String, existing: Existing = .refuse) throws {
+    /// Opens the file the user named for appending, creating it and its directory (`mkdir -p`)
+    /// when missing.
+    public convenience init(path: String, flag: String, existing: Existing = .refuse) throws {
+        guard !path.isEmpty else { throw ConfigurationError("\(flag) '': an empty path. Name the file to write.") }
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try CheckpointWriter.makeDirectory(directory, flag: flag) }
-        var info = stat()
-        let exists = stat(path, &info) == 0
-        if exists && (info.st_mode & S_IFMT) == S_IFREG && info.st_size > 0 && existing == .refuse {
-            throw ConfigurationError("\(flag) \(path): holds an earlier run's log. Continue that run with --resume auto or --resume FILE (the log goes on), write to another file, or remove this one.")
-        }
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
+        if !directory.isEmpty { try OutputDirectory.makeDirectories(directory, flag: flag) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
             throw ConfigurationError("\(flag) \(path): cannot open the file (\(String(cString: strerror(errno)))). Choose a file you can write to.")
         }
-        wasEmpty = !exists || info.st_size == 0
+        try self.init(descriptor: fd, path: path, flag: flag, existing: existing)
+    }
+
+    /// Opens `name` in a directory this program writes (a sweep's configuration folder): made there
+    /// when missing, never through a symbolic link.
+    public convenience init(in directory: OutputDirectory, name: String, existing: Existing = .refuse) throws {
+        try self.init(descriptor: try directory.openForAppending(name), path: directory.file(name), flag: directory.flag, existing: existing)
+    }
+
+    private init(descriptor fd: Int32, path: String, flag: String, existing: Existing) throws {
+        var info = stat()
+        fstat(fd, &info)
+        if info.st_mode & S_IFMT == S_IFREG && info.st_size > 0 && existing == .refuse {
+            close(fd)
+            throw ConfigurationError("\(flag) \(path): holds an earlier run's log. Continue that run with --resume auto or --resume FILE (the log goes on), write to another file, or remove this one.")
+        }
+        descriptor = fd
+        wasEmpty = info.st_size == 0
         self.path = path
         self.flag = flag
     }
