@@ -118,6 +118,21 @@ func writeStandardError(_ text: String) {
     }
 }
 
+/// Flushes stdout; the first time that fails (its reader went away: `mlp train | head`), says once
+/// on stderr that training goes on. `mlp train` ignores SIGPIPE so that it behaves alike alone and
+/// under mpirun (which keeps the ranks' stdout open whatever happens to its own).
+func flushStandardOutput() {
+    fflush(nil)
+    var descriptor = pollfd(fd: STDOUT_FILENO, events: 0, revents: 0)   // a pipe whose reader left reports POLLERR
+    guard poll(&descriptor, 1, 0) == 1, descriptor.revents & Int16(POLLERR) != 0 else { return }
+    if !StandardOutput.gone {
+        StandardOutput.gone = true
+        warn("stdout was closed by its reader; training goes on, and the log and checkpoints have everything")
+    }
+}
+
+enum StandardOutput { nonisolated(unsafe) static var gone = false }
+
 /// A note or warning for the person at the terminal (stderr, so that stdout stays the results).
 func warn(_ text: String) {
     writeStandardError("mlp: \(text)\n")

@@ -74,7 +74,7 @@ final class Reporter: TrainingObserver {
                           r.validationError * 100, r.trainLoss, grouped(Int(r.samplesPerSecond)), r.seconds)
         if let test = r.testError { line += String(format: "; new best, test error %.2f %%", test * 100) }
         print(line)
-        fflush(nil)
+        flushStandardOutput()
     }
 
     func finished(_ s: TrainingSummary, profiles: [StepProfile]?) throws {
@@ -92,7 +92,7 @@ final class Reporter: TrainingObserver {
         print(String(format: "%ld epochs, %ld iterations in %.1f s (%.2f epochs/min) on %ld rank%@; %@.",
                      s.epochs, s.iterations, s.seconds, s.epochsPerMinute, s.worldSize, s.worldSize == 1 ? "" : "s", reason))
         if let profiles { printProfile(profiles, seconds: s.seconds) }
-        fflush(nil)
+        flushStandardOutput()
     }
 
     private func printProfile(_ profiles: [StepProfile], seconds: Double) {

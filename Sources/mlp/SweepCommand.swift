@@ -97,6 +97,7 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
         StopSignal.install()
+        signal(SIGPIPE, SIG_IGN)   // a closed stdout ends no training (flushStandardOutput says so)
         let world = try Session.start()
         let plan = try self.plan()
         let groups = world.size / max(1, ranksPerRun)
@@ -132,7 +133,7 @@ struct Sweep: ParsableCommand {
             print("mlp sweep: \(plan.points.count) configurations, \(groups) group\(groups == 1 ? "" : "s") of \(ranksPerRun) rank\(ranksPerRun == 1 ? "" : "s"), "
                   + (plan.rungs.count > 1 ? "successive halving at epochs \(plan.rungs.map(String.init).joined(separator: ", "))" : "up to \(plan.epochs) epochs each")
                   + "; results in \(out)")
-            fflush(nil)
+            flushStandardOutput()
         }
 
         var participants = dearFirst(plan.points)
@@ -169,7 +170,7 @@ struct Sweep: ParsableCommand {
                 let here = results.filter { r in participants.contains(r.point) }
                 let survivors = Halving.survivors(of: here, rung: rung, order: plan.points)
                 print("rung \(rung + 1) (\(epochs) epochs) done: \(survivors.count) of \(here.count) go on to \(plan.rungs[rung + 1]) epochs")
-                fflush(nil)
+                flushStandardOutput()
                 return Array(survivors.map { String(plan.points.firstIndex(of: $0)!) }.joined(separator: ",").utf8)
             }
             if stoppedBy != 0 { break }
@@ -256,7 +257,7 @@ struct Sweep: ParsableCommand {
         let figures = best.map { String(format: "validation %.2f %% at iteration %ld, test %@", $0 * 100, result.bestIteration,
                                         result.testError.map { String(format: "%.2f %%", $0 * 100) } ?? "–") } ?? outcome.reason
         print("[group \(world.rank / ranksPerRun)] \(point.description): \(outcome.status.rawValue), \(figures), \(result.epochs) epochs in \(String(format: "%.1f", result.seconds)) s")
-        fflush(nil)
+        flushStandardOutput()
     }
 
     /// The table's setting columns, from the configuration the run used.
@@ -314,7 +315,7 @@ struct Sweep: ParsableCommand {
         } else {
             print("No configuration reached a finite validation error.")
         }
-        fflush(nil)
+        flushStandardOutput()
     }
 }
 

@@ -41,6 +41,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         StopSignal.install()
+        signal(SIGPIPE, SIG_IGN)   // a closed stdout ends no training (flushStandardOutput says so)
         let world = try Session.start()
         let watchdog = reliability.watchdog > 0 ? Watchdog(timeout: reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
         let run = try TrainingRun(request, world: world, watchdog: watchdog)
@@ -83,7 +84,7 @@ struct Train: ParsableCommand {
         if let checkpoint = run.resumed, let path = run.resumePath {
             print("  resumed     \(path) at iteration \(checkpoint.state.iteration) (saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"))")
         }
-        fflush(nil)
+        flushStandardOutput()
     }
 }
 

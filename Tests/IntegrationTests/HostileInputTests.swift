@@ -200,6 +200,19 @@ extension Integration {
             #expect(result.status == 1 && result.errorLines.count == 1, "not an mlp checkpoint: \(result.stderr)")
         }
 
+        /// `mlp train | head -1`: training goes on to its end with its checkpoints, alone (with a note
+        /// on stderr) and under mpirun alike.
+        @Test func trainingOutlivesItsStdout() throws {
+            let s = Scratch()
+            for (name, launch) in [("alone", [Launcher.binary]), ("mpirun", Launcher.mpirun(2) + [Launcher.binary])] {
+                let dir = s.file(name)
+                let command = (launch + ["train"] + quick + ["--epochs", "3", "--checkpoint-dir", dir]).joined(separator: " ")
+                let result = try Launcher.run(["bash", "-c", "set -o pipefail; \(command) | head -1"], timeout: 120)
+                #expect(result.status == 0 && result.stdout.split(separator: "\n").count == 1, "\(name): \(result.output)")
+                #expect(try Checkpoint.load(dir + "/last.safetensors").state.iteration == 3 * 20, "\(name): the run finished")
+            }
+        }
+
         /// Inputs named in the wrong way: a file as --data, an unknown subcommand.
         @Test func wrongKindsOfInput() throws {
             let s = Scratch()
