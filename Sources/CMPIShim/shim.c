@@ -10,7 +10,6 @@ int CMPIShim_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_S
 int CMPIShim_library_version(char *text, int *length) { return MPI_Get_library_version(text, length); }
 
 int CMPIShim_init_thread(int required, int *provided) { return MPI_Init_thread(NULL, NULL, required, provided); }
-int CMPIShim_initialized(int *flag) { return MPI_Initialized(flag); }
 int CMPIShim_finalized(int *flag) { return MPI_Finalized(flag); }
 int CMPIShim_finalize(void) { return MPI_Finalize(); }
 int CMPIShim_abort(int exit_code) { return MPI_Abort(MPI_COMM_WORLD, exit_code); }
@@ -43,9 +42,6 @@ int CMPIShim_allgather_int64(void *comm, const int64_t *value, int64_t *all) {
 int CMPIShim_allgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements) {
     return MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, (MPI_Comm)comm);
 }
-int CMPIShim_reduce_scatter_sum_float(void *comm, const float *send, float *receive, const int *counts) {
-    return MPI_Reduce_scatter(send, receive, counts, MPI_FLOAT, MPI_SUM, (MPI_Comm)comm);
-}
 int CMPIShim_iallgather_float(void *comm, const float *send, int count, float *receive, void **request) {
     return MPI_Iallgather(send, count, MPI_FLOAT, receive, count, MPI_FLOAT, (MPI_Comm)comm, (MPI_Request *)request);
 }
@@ -53,7 +49,6 @@ int CMPIShim_iallgatherv_float(void *comm, float *buffer, const int *counts, con
     return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, counts, displacements, MPI_FLOAT, (MPI_Comm)comm,
                            (MPI_Request *)request);
 }
-int CMPIShim_waitall(int count, void **requests) { return MPI_Waitall(count, (MPI_Request *)requests, MPI_STATUSES_IGNORE); }
 int CMPIShim_bcast_bytes(void *comm, void *buffer, int count, int root) {
     return MPI_Bcast(buffer, count, MPI_BYTE, root, (MPI_Comm)comm);
 }
@@ -78,18 +73,6 @@ int CMPIShim_iprobe(void *comm, int source, int tag, int *flag, int *from) {
     return code;
 }
 
-int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window) {
-    return MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, (MPI_Comm)comm, base, (MPI_Win *)window);
-}
-int CMPIShim_win_shared_query(void *window, int rank, void **base) {
-    MPI_Aint size;
-    int unit;
-    return MPI_Win_shared_query((MPI_Win)window, rank, &size, &unit, base);
-}
-int CMPIShim_win_lock_all(void *window) { return MPI_Win_lock_all(MPI_MODE_NOCHECK, (MPI_Win)window); }
-int CMPIShim_win_sync(void *window) { return MPI_Win_sync((MPI_Win)window); }
-int CMPIShim_win_unlock_all(void *window) { return MPI_Win_unlock_all((MPI_Win)window); }
-int CMPIShim_win_free(void **window) { return MPI_Win_free((MPI_Win *)window); }
 
 double CMPIShim_wtime(void) { return MPI_Wtime(); }
 int CMPIShim_error_string(int code, char *text, int *length) { return MPI_Error_string(code, text, length); }

@@ -2,6 +2,9 @@
 // Each comes from a measurement on a 2-core node (docs/performance.md says which); change it here.
 
 public enum Tuning {
+    /// A broadcast (a checkpoint's bytes to every rank) goes in pieces of this many bytes: MPI's
+    /// counts are 32-bit.
+    public static let broadcastPieceBytes = 1 << 30
     /// The first layer's decay scale is folded into its weights every this many iterations (and at
     /// every validation and epoch end): a signal's stop waits for the next such iteration, so that
     /// the stop checkpoint holds W₀ itself. A fold is one pass over W₀ (about 40 µs here).
@@ -24,6 +27,8 @@ public enum Tuning {
     /// ranks than cores) while a normal step's short wait stays a spin.
     public static let spinSeconds = 200e-6
     public static let napMicroseconds: UInt32 = 20
+    /// ...at most this long in one go, whatever rank 0 said.
+    public static let longestNapSeconds = 10.0
     /// Then they check every this many microseconds.
     public static let validationPollMicroseconds: UInt32 = 100
 }

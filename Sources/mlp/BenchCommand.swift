@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
     }
 
     /// The sgemm peak of one core (every rank measures at once, as they will train) and the allreduce.
-    private func measureMachine(_ world: MPICommunicator, _ architecture: Architecture) throws -> Machine {
+    private func measureMachine(_ world: Communicator, _ architecture: Architecture) throws -> Machine {
         try world.barrier()
         let corePeak = Benchmark.sgemmPeak(clock: world.wallTime)
         var peaks = [Int64(corePeak * 1000)]
@@ -85,7 +85,7 @@ struct Bench: ParsableCommand {
         return Machine(corePeak: corePeak, machinePeak: Double(peaks[0]) / 1000, latency: latency, fullAllreduce: full, modelFloats: modelFloats)
     }
 
-    private func printHeader(_ world: MPICommunicator, _ architecture: Architecture, _ m: Machine) {
+    private func printHeader(_ world: Communicator, _ architecture: Architecture, _ m: Machine) {
         let nodes = world.size / max(1, world.nodeSize)
         print("mlp bench: \(architecture.summary), \(Int(Benchmark.flopsPerSample(architecture) / 1e3)) kFLOP per sample; \(world.size) rank\(world.size == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s"), OpenBLAS on one thread per rank (\(BLAS.coreName))")
         print(String(format: "sgemm peak %.1f GFLOP/s per core (1536³, 1 thread), %.1f GFLOP/s for all %ld ranks", m.corePeak, m.machinePeak, world.size))
@@ -99,7 +99,7 @@ struct Bench: ParsableCommand {
     /// One batch size: a warm-up, --repeats windows of about --seconds (on one rank each followed
     /// by the bare GEMMs of the same step, so that both see the same machine mode), and rank 0's
     /// validation pass as training runs it.
-    private func measure(batch: Int, world: MPICommunicator, data: MNIST, architecture: Architecture) throws -> BenchRow {
+    private func measure(batch: Int, world: Communicator, data: MNIST, architecture: Architecture) throws -> BenchRow {
         var configuration = TrainingConfiguration()
         configuration.batchSize = batch
         configuration.epochs = RunRequest.mostEpochs
@@ -139,7 +139,7 @@ struct Bench: ParsableCommand {
     /// Rank 0's pass over the validation images, with the node's cores while the other ranks sleep
     /// (a new best adds a test pass of the same cost). Best of 3; each tells the sleeping ranks how
     /// long to nap next, as a training run's control block does.
-    private func validationPass(_ world: MPICommunicator, _ trainer: Trainer, _ architecture: Architecture) throws -> Double {
+    private func validationPass(_ world: Communicator, _ trainer: Trainer, _ architecture: Architecture) throws -> Double {
         let validationSet = world.isRoot ? trainer.data.validation.compressedForScoring(architecture) : trainer.data.validation
         let evaluator = world.isRoot ? Evaluator(architecture, threads: BLAS.scoringThreads()) : nil
         var best = Double.infinity, lastPass = 0.0
@@ -156,7 +156,7 @@ struct Bench: ParsableCommand {
     }
 
     /// Every rank's peak resident memory, printed by rank 0.
-    func reportMemory(_ world: MPICommunicator) throws {
+    func reportMemory(_ world: Communicator) throws {
         let peaks = try world.allgather(Int64(Benchmark.peakResidentBytes() ?? 0))
         guard world.isRoot else { return }
         print("")
@@ -195,7 +195,7 @@ struct BenchRow {
         return line
     }
 
-    func csv(world: MPICommunicator, machine m: Bench.Machine) -> String {
+    func csv(world: Communicator, machine m: Bench.Machine) -> String {
         let p = phases
         return [String(world.size), String(world.size / max(1, world.nodeSize)), String(batch), exchange.rawValue,
                 String(format: "%.1f", samplesPerSecond), String(format: "%.2f", slowestPercent), String(format: "%.4f", epoch),

@@ -80,10 +80,10 @@ enum Failure {
 
 /// The MPI world of this process, once a command has started it.
 enum Session {
-    nonisolated(unsafe) static var world: MPICommunicator?
+    nonisolated(unsafe) static var world: Communicator?
 
-    static func start() throws -> MPICommunicator {
-        let world = try MPICommunicator.world()
+    static func start() throws -> Communicator {
+        let world = try Communicator.world()
         Session.world = world
         return world
     }
@@ -147,6 +147,6 @@ func note(_ text: String) {
 enum Versions {
     static let mlp = "0.9.0"
     static var text: String {
-        "mlp \(mlp)\n\(MPICommunicator.libraryVersion()); \(BLAS.version) (core: \(BLAS.coreName))"
+        "mlp \(mlp)\n\(Communicator.libraryVersion()); \(BLAS.version) (core: \(BLAS.coreName))"
     }
 }

@@ -20,12 +20,13 @@ struct Sweep: ParsableCommand {
             usage, 128+N stopped by signal N.
             """)
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Learning rates η₀. (default: 0.01)", valueName: "list")) var lr: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Hidden widths; 500x300 is two layers. (default: 500)", valueName: "list")) var hidden: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("L1 penalties. (default: 0)", valueName: "list")) var l1: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Squared-L2 penalties. (default: 0.0001)", valueName: "list")) var l2: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Global minibatch sizes. (default: 20)", valueName: "list")) var batchSize: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Learning-rate decays d. (default: 0)", valueName: "list")) var lrDecay: String?
+    private static let defaults = TrainingConfiguration()
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning rates η₀. (default: \(compact(defaults.sgd.learningRate)))", valueName: "list")) var lr: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Hidden widths; 500x300 is two layers. (default: \(defaults.architecture.hiddenSizes.map(String.init).joined(separator: "x")))", valueName: "list")) var hidden: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("L1 penalties. (default: \(compact(defaults.sgd.l1)))", valueName: "list")) var l1: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Squared-L2 penalties. (default: \(compact(defaults.sgd.l2)))", valueName: "list")) var l2: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Global minibatch sizes. (default: \(defaults.batchSize))", valueName: "list")) var batchSize: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Learning-rate decays d. (default: \(compact(defaults.sgd.decay)))", valueName: "list")) var lrDecay: String?
 
     @Option(help: ArgumentHelp("Ranks that train one configuration together; must divide the number of ranks, so that every configuration trains on as many ranks (and a rerun gives the same bits).", valueName: "n"))
     var ranksPerRun = 1
@@ -37,7 +38,7 @@ struct Sweep: ParsableCommand {
     var halving: Int?
 
     // What every configuration shares: `mlp train`'s flags, but for the swept ones.
-    @Option(help: ArgumentHelp("Hidden activation: tanh, sigmoid or relu. (default: tanh)", valueName: "name")) var activation: Activation?
+    @Option(help: ArgumentHelp("Hidden activation: tanh, sigmoid or relu. (default: \(defaults.architecture.activation.rawValue))", valueName: "name")) var activation: Activation?
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Schedule") var schedule: ScheduleOptions
     @OptionGroup(title: "Parallelism") var step: StepOptions
@@ -95,10 +96,46 @@ struct Sweep: ParsableCommand {
         return r
     }
 
+    /// What the sweep's ranks share while it runs.
+    private struct Context {
+        let plan: Plan
+        let world: Communicator, group: Communicator
+        let folders: SweepFolders
+        let data: MNIST
+        let watchdog: Watchdog?
+        let counter: WorkCounter
+        let serve: () -> Void
+    }
+
     func run() throws {
         StopSignal.install()
         signal(SIGPIPE, SIG_IGN)   // a closed stdout ends no training (flushStandardOutput says so)
         let world = try Session.start()
+        let context = try setUp(world)
+        let plan = context.plan
+        var participants = dearFirst(plan.points)
+        let started = Date()
+        var stoppedBy: Int32 = 0
+        for (rung, epochs) in plan.rungs.enumerated() {
+            stoppedBy = try trainRung(rung, epochs: epochs, participants, context)
+            guard let next = try nextRung(after: rung, participants, stopped: stoppedBy != 0, context), !next.isEmpty else { break }
+            participants = dearFirst(next)
+        }
+        try context.group.release()
+        if world.isRoot {
+            let results = try context.folders.results(plan.points)
+            if stoppedBy != 0 {
+                warn("stopped by \(StopSignal.describe(stoppedBy, underMpirun: Launch.underMpirun)): \(results.count) of \(plan.points.count) configurations done, the others keep their checkpoints; run the same command again to finish")
+            } else {
+                printSummary(results, plan: plan, seconds: Date().timeIntervalSince(started))
+            }
+        }
+        if stoppedBy != 0 { throw StoppedBySignal(signal: stoppedBy) }
+    }
+
+    /// The groups, the folders (prepared by rank 0, seen by every group's root), the data (read
+    /// once for every configuration), the work counter; every step agreed across the world.
+    private func setUp(_ world: Communicator) throws -> Context {
         let plan = try self.plan()
         let groups = world.size / max(1, ranksPerRun)
         try world.together {
@@ -135,65 +172,58 @@ struct Sweep: ParsableCommand {
                   + "; results in \(out)")
             flushStandardOutput()
         }
+        return Context(plan: plan, world: world, group: group, folders: folders, data: data, watchdog: watchdog, counter: counter, serve: serve)
+    }
 
-        var participants = dearFirst(plan.points)
-        let started = Date()
+    /// Every group draws configurations until the rung's are all handed out; then every group waits
+    /// for the rung's end. Returns the signal that stopped any group (every rank agrees), or 0.
+    private func trainRung(_ rung: Int, epochs: Int, _ participants: [SweepPoint], _ c: Context) throws -> Int32 {
         var stoppedBy: Int32 = 0
-        for (rung, epochs) in plan.rungs.enumerated() {
-            while stoppedBy == 0 {
-                // The group's root draws the next configuration for the whole group, or passes on a
-                // signal as its negative.
-                let drawn = try group.rootsValue(group.isRoot ? (StopSignal.pending != 0 ? -Int(StopSignal.pending) : try counter.next(slot: rung)) : 0)
-                if drawn < 0 { stoppedBy = Int32(-drawn); break }
-                guard drawn < participants.count else { break }
-                let point = participants[drawn]
-                if let signal = try train(point, rung: rung, epochs: epochs, plan: plan, group: group, world: world, data: data,
-                                          watchdog: watchdog, folders: folders, serve: world.isRoot ? serve : nil) {
-                    stoppedBy = signal
-                }
+        while stoppedBy == 0 {
+            // The group's root draws the next configuration for the whole group, or passes on a
+            // signal as its negative.
+            let drawn = try c.group.rootsValue(c.group.isRoot ? (StopSignal.pending != 0 ? -Int(StopSignal.pending) : try c.counter.next(slot: rung)) : 0)
+            if drawn < 0 { stoppedBy = Int32(-drawn); break }
+            guard drawn < participants.count else { break }
+            if let signal = try train(participants[drawn], rung: rung, epochs: epochs, plan: c.plan, group: c.group, world: c.world, data: c.data,
+                                      watchdog: c.watchdog, folders: c.folders, serve: c.world.isRoot ? c.serve : nil) {
+                stoppedBy = signal
             }
-            // Every group waits (asleep, so that the groups still training have the cores) for the
-            // rung to end; then all agree whether a signal stopped any of them.
-            try world.barrierSleeping(firstNap: 0) {
-                watchdog?.beat(.finishing)
-                serve()
-            }
-            var stop = [Int64(stoppedBy)]
-            try world.allreduceMax(&stop)
-            stoppedBy = Int32(stop[0])
-            // Rank 0 writes the tables and, between rungs, picks who goes on.
-            var next = try world.together { () -> [UInt8] in
-                guard world.isRoot else { return [] }
-                let results = try folders.results(plan.points)
-                try folders.writeTables(results, lists: plan.lists, order: plan.points, halving: halving != nil)
-                guard stoppedBy == 0 && rung + 1 < plan.rungs.count else { return [] }
-                let here = results.filter { r in participants.contains(r.point) }
-                let survivors = Halving.survivors(of: here, rung: rung, order: plan.points)
-                print("rung \(rung + 1) (\(epochs) epochs) done: \(survivors.count) of \(here.count) go on to \(plan.rungs[rung + 1]) epochs")
-                flushStandardOutput()
-                return Array(survivors.map { String(plan.points.firstIndex(of: $0)!) }.joined(separator: ",").utf8)
-            }
-            if stoppedBy != 0 { break }
-            try world.broadcast(&next, from: 0)
-            participants = dearFirst(String(decoding: next, as: UTF8.self).split(separator: ",").map { plan.points[Int($0)!] })
-            if participants.isEmpty { break }
         }
-        try group.release()
+        // Every group waits (asleep, so that the groups still training have the cores) for the
+        // rung to end; then all agree whether a signal stopped any of them.
+        try c.world.barrierSleeping(firstNap: 0) {
+            c.watchdog?.beat(.finishing)
+            c.serve()
+        }
+        var stop = [Int64(stoppedBy)]
+        try c.world.allreduceMax(&stop)
+        return Int32(stop[0])
+    }
 
-        if world.isRoot {
-            let results = try folders.results(plan.points)
-            if stoppedBy != 0 {
-                warn("stopped by \(StopSignal.describe(stoppedBy, underMpirun: Launch.underMpirun)): \(results.count) of \(plan.points.count) configurations done, the others keep their checkpoints; run the same command again to finish")
-            } else {
-                printSummary(results, plan: plan, seconds: Date().timeIntervalSince(started))
-            }
+    /// Rank 0 writes the tables and, if another rung follows (and no signal stopped the sweep),
+    /// picks who goes on; every rank hears it. nil: the sweep is over.
+    private func nextRung(after rung: Int, _ participants: [SweepPoint], stopped: Bool, _ c: Context) throws -> [SweepPoint]? {
+        let plan = c.plan
+        var next = try c.world.together { () -> [UInt8] in
+            guard c.world.isRoot else { return [] }
+            let results = try c.folders.results(plan.points)
+            try c.folders.writeTables(results, lists: plan.lists, order: plan.points, halving: halving != nil)
+            guard !stopped && rung + 1 < plan.rungs.count else { return [] }
+            let here = results.filter { r in participants.contains(r.point) }
+            let survivors = Halving.survivors(of: here, rung: rung, order: plan.points)
+            print("rung \(rung + 1) (\(plan.rungs[rung]) epochs) done: \(survivors.count) of \(here.count) go on to \(plan.rungs[rung + 1]) epochs")
+            flushStandardOutput()
+            return Array(survivors.map { String(plan.points.firstIndex(of: $0)!) }.joined(separator: ",").utf8)
         }
-        if stoppedBy != 0 { throw StoppedBySignal(signal: stoppedBy) }
+        guard !stopped && rung + 1 < plan.rungs.count else { return nil }
+        try c.world.broadcast(&next, from: 0)
+        return String(decoding: next, as: UTF8.self).split(separator: ",").map { plan.points[Int($0)!] }
     }
 
     /// Trains one configuration up to `epochs` on `group` and records its result in its folder.
     /// Returns the signal if one stopped it (its checkpoint written, no result recorded).
-    private func train(_ point: SweepPoint, rung: Int, epochs: Int, plan: Plan, group: MPICommunicator, world: MPICommunicator,
+    private func train(_ point: SweepPoint, rung: Int, epochs: Int, plan: Plan, group: Communicator, world: Communicator,
                        data: MNIST, watchdog: Watchdog?, folders: SweepFolders, serve: (() -> Void)?) throws -> Int32? {
         // The group's root decides from the folder: done already (a rerun), go on from the last
         // checkpoint, or start afresh.
@@ -242,7 +272,7 @@ struct Sweep: ParsableCommand {
 
     /// A group's root: the configuration's row, in its folder and as one line on stdout.
     private func record(_ point: SweepPoint, _ outcome: (status: SweepResult.Status, summary: TrainingSummary?, reason: String),
-                        rung: Int, epochs: Int, previous: SweepResult?, request: RunRequest, group: MPICommunicator, world: MPICommunicator,
+                        rung: Int, epochs: Int, previous: SweepResult?, request: RunRequest, group: Communicator, world: Communicator,
                         folders: SweepFolders) throws {
         let configuration = try request.configuration(resuming: nil, from: nil)
         let s = outcome.summary
@@ -269,12 +299,7 @@ struct Sweep: ParsableCommand {
     /// What a rerun must share with the first run for its folders to mean the same: every setting
     /// but the lists (a rerun may add values) and the ranks (a checkpoint resumes on any number).
     private var settings: [String: String] {
-        var r = RunRequest()
-        r.activation = activation
-        data.apply(to: &r)
-        schedule.apply(to: &r)
-        step.apply(to: &r)
-        reliability.apply(to: &r)
+        let r = request(for: SweepPoint([:]))
         let c = (try? r.configuration(resuming: nil, from: nil)) ?? TrainingConfiguration()
         let shared = "activation=\(c.architecture.activation.rawValue) data=\(r.dataDirectory) train_limit=\(r.trainLimit.map(String.init) ?? "all") "
             + "eval_limit=\(r.evalLimit.map(String.init) ?? "all") epochs=\(c.epochs) patience=\(c.patience) seed=\(c.seed) shuffle=\(c.shuffle) "

@@ -41,8 +41,7 @@ extension Integration {
                            "--checkpoint-dir", dir, "--log-json", log, "--resume", "auto"]
             let started = Date()
             let (process, scratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary] + command)
-            let deadline = Date().addingTimeInterval(60)
-            while logEvents(log).filter({ $0["event"] as? String == "validation" }).count < 2 && Date() < deadline { usleep(20_000) }
+            waitForValidations(log, 2, timeout: 60)
             Launcher.killJob(process)   // mpirun and both ranks, at once
             let killed = Launcher.finish(process, scratch, started: started, timeout: 30)
             #expect(killed.stderr.contains("--resume auto: no \(dir)/last.safetensors yet, so this run starts afresh"), "\(killed.output)")
@@ -130,8 +129,7 @@ extension Integration {
             let started = Date()
             let (process, scratch) = try Launcher.start([Launcher.binary, "train", "--eval-limit", "500", "--epochs", "50",
                                                          "--checkpoint-dir", s.file("d"), "--log-json", s.file("log.jsonl")])
-            let deadline = Date().addingTimeInterval(60)
-            while logEvents(s.file("log.jsonl")).filter({ $0["event"] as? String == "validation" }).isEmpty && Date() < deadline { usleep(20_000) }
+            waitForValidations(s.file("log.jsonl"), 1, timeout: 60)
             kill(process.pid, signal)
             let result = Launcher.finish(process, scratch, started: started, timeout: 60)
             #expect(result.signal == signal, "ended by signal \(result.signal.map(String.init) ?? "none"), status \(result.status): \(result.output)")

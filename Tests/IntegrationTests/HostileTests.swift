@@ -16,8 +16,7 @@ extension Integration {
             let (first, scratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary, "train", "--eval-limit", "500", "--epochs", "50",
                                                                               "--checkpoint-dir", dir, "--log-json", log])
             defer { Launcher.killJob(first); _ = Launcher.finish(first, scratch, started: started, timeout: 30) }
-            let deadline = Date().addingTimeInterval(60)
-            while logEvents(log).filter({ $0["event"] as? String == "validation" }).isEmpty && Date() < deadline { usleep(20_000) }
+            waitForValidations(log, 1, timeout: 60)
             let second = try Launcher.mlp(["train", "--train-limit", "1000", "--checkpoint-dir", dir], ranks: 2, timeout: 60)
             #expect(second.status == 2 && second.seconds < 30, "\(second.status) after \(second.seconds) s: \(second.output)")
             #expect(second.errorLines.count == 1 && second.stderr.contains("--checkpoint-dir \(dir): another trainer (process "), "\(second.stderr)")
@@ -33,8 +32,7 @@ extension Integration {
             let started = Date()
             let (process, scratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary, "train", "--train-limit", "2000", "--eval-limit", "300",
                                                                                 "--epochs", "400", "--checkpoint-dir", s.file("d"), "--log-json", log])
-            let deadline = Date().addingTimeInterval(60)
-            while logEvents(log).filter({ $0["event"] as? String == "validation" }).count < 2 && Date() < deadline { usleep(20_000) }
+            waitForValidations(log, 2, timeout: 60)
             kill(process.pid, SIGUSR1)   // mpirun forwards it at once
             let stopped = Launcher.finish(process, scratch, started: started, timeout: 60)
             let hint = try #require(stopped.stderr.components(separatedBy: "\n").compactMap { line in
@@ -135,8 +133,7 @@ extension Integration {
             let started = Date()
             let (process, scratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary, "train", "--train-limit", "5000", "--eval-limit", "500",
                                                                                 "--epochs", "400", "--checkpoint-dir", s.file("c"), "--log-json", s.file("log.jsonl")])
-            let deadline = Date().addingTimeInterval(60)
-            while logEvents(s.file("log.jsonl")).filter({ $0["event"] as? String == "validation" }).isEmpty && Date() < deadline { usleep(20_000) }
+            waitForValidations(s.file("log.jsonl"), 1, timeout: 60)
             kill(process.pid, SIGINT)
             let stopped = Launcher.finish(process, scratch, started: started, timeout: 60)
             #expect(!stopped.timedOut && stopped.stderr.contains("mlp: stopped by SIGTERM (from mpirun, which sends it for SIGINT too) after iteration "),
@@ -149,12 +146,11 @@ extension Integration {
         /// validation's, whole); Scripts/train.sh passes the first as SIGUSR1 and ignores the rest,
         /// so the stop completes with its checkpoint and the script ends with 143.
         @Test func signalsSentTwice() throws {
-            func burst(_ pid: pid_t) {
+            func burst(_ pid: pid_t) {   // the burst itself is the input: signals 0.2 s apart, as a user's
                 kill(pid, SIGTERM); usleep(200_000); kill(pid, SIGTERM); usleep(200_000); kill(pid, SIGINT)
             }
             func waitForValidation(_ log: String) {
-                let deadline = Date().addingTimeInterval(60)
-                while logEvents(log).filter({ $0["event"] as? String == "validation" }).isEmpty && Date() < deadline { usleep(20_000) }
+                waitForValidations(log, 1, timeout: 60)
             }
             let arguments = ["--train-limit", "5000", "--eval-limit", "500", "--epochs", "400"]
 

@@ -185,3 +185,13 @@ func logEvents(_ path: String) -> [[String: Any]] {
     return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
 }
 
+
+/// Waits until the JSON log holds `count` validation records; fails the test, naming the log, if it
+/// does not within `timeout` seconds.
+@discardableResult
+func waitForValidations(_ log: String, _ count: Int, timeout: Double = 60,
+                        sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    waitFor("\(count) validation record(s) in \(log)", timeout: timeout, every: 0.02, sourceLocation: sourceLocation) {
+        logEvents(log).filter { $0["event"] as? String == "validation" }.count >= count
+    }
+}

@@ -98,11 +98,7 @@ extension Integration {
             let started = Date()
             let (process, scratch) = try Launcher.start(TestNet.mpirun(2, dir: s.file("net")) + [Launcher.binary, "train", "--train-limit", "4000",
                 "--eval-limit", "200", "--epochs", "50", "--watchdog", "8", "--checkpoint-dir", dir, "--log-json", log])
-            var validations = 0
-            while validations < 2 && Date().timeIntervalSince(started) < 90 {
-                validations = logEvents(log).filter { $0["event"] as? String == "validation" }.count
-                usleep(50_000)
-            }
+            waitForValidations(log, 2, timeout: 90)
             let down = try Launcher.run(["bash", TestNet.script, "link", "mlpnet-h2", "down"])
             #expect(down.status == 0, "\(down.output)")
             let cut = Date()

@@ -109,12 +109,10 @@ extension Integration {
             let flags = ["--lr", "0.1,0.03", "--hidden", "300,500", "--train-limit", "20000", "--eval-limit", "500", "--epochs", "20"]
             let started = Date()
             let (process, scratch) = try Launcher.start(Launcher.mpirun(2) + [Launcher.binary, "sweep", "--out", s.file("stopped")] + flags)
-            let deadline = Date().addingTimeInterval(90)
-            while !FileManager.default.fileExists(atPath: s.file("stopped/results.jsonl")) && Date() < deadline {
-                // The first configuration done: the other group is mid-way through its own.
-                if let folders = try? FileManager.default.contentsOfDirectory(atPath: s.file("stopped")),
-                   folders.contains(where: { FileManager.default.fileExists(atPath: s.file("stopped/\($0)/result.json")) }) { break }
-                usleep(20_000)
+            // The first configuration done: the other group is mid-way through its own.
+            waitFor("a first configuration's result.json", timeout: 90) {
+                let folders = (try? FileManager.default.contentsOfDirectory(atPath: s.file("stopped"))) ?? []
+                return folders.contains { FileManager.default.fileExists(atPath: s.file("stopped/\($0)/result.json")) }
             }
             kill(process.pid, SIGTERM)
             let stopped = Launcher.finish(process, scratch, started: started, timeout: 60)

@@ -22,7 +22,7 @@ import Testing
     /// The tutorial's algorithm on 5,000 training images: validation error after each epoch falls,
     /// and after 4 epochs is below 14 % (measured: 23.3 %, 16.6 %, 14.2 %, 13.0 %; chance is 90 %).
     @Test func errorFallsAsTheTutorials() throws {
-        let world = try MPICommunicator.world()
+        let world = try Communicator.world()
         let c = configuration(epochs: 4)
         let trainer = try Trainer(configuration: c, data: Self.data, world: world,
                                   parameters: .initialized(c.architecture, seed: c.seed))
@@ -40,7 +40,7 @@ import Testing
     /// Same seed, same bits; a run stopped after 2 epochs and resumed from its checkpoint ends
     /// bit-identical to the run that went straight through 4.
     @Test func resumeIsBitIdentical() throws {
-        let world = try MPICommunicator.world()
+        let world = try Communicator.world()
         let straight = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
                                    parameters: .initialized(Architecture(), seed: 1234))
         let straightSummary = try straight.run()
@@ -68,7 +68,7 @@ import Testing
     /// Stopped after 2 epochs and 76 steps (mid-epoch, at the fold point a signal's stop waits for),
     /// checkpointed and resumed: the same bits as the run that went straight through 4 epochs.
     @Test func resumeMidEpochIsBitIdentical() throws {
-        let world = try MPICommunicator.world()
+        let world = try Communicator.world()
         let straight = try Trainer(configuration: configuration(epochs: 4), data: Self.data, world: world,
                                    parameters: .initialized(Architecture(), seed: 1234))
         _ = try straight.run()
@@ -96,7 +96,7 @@ import Testing
                 seen.append(try? Checkpoint.load(directory + "/last.safetensors").state.iteration)
             }
         }
-        let world = try MPICommunicator.world()
+        let world = try Communicator.world()
         let dir = Scratch()
         let trainer = try Trainer(configuration: configuration(epochs: 5), data: Self.data, world: world,
                                   parameters: .initialized(Architecture(), seed: 1234))
@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func patienceStopsTheRun() throws {
-        let world = try MPICommunicator.world()
+        let world = try Communicator.world()
         var c = configuration(epochs: 50)
         c.patience = 300              // validate every 150 iterations; stop once iteration ≥ patience
         c.sgd.learningRate = 1e-9     // no real progress after the first validation, so patience never grows
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func divergenceIsReportedWithTheIteration() throws {
-        let world = try MPICommunicator.world()
+        let world = try Communicator.world()
         var c = configuration(epochs: 3)
         c.sgd.learningRate = 1e6
         let trainer = try Trainer(configuration: c, data: Self.data, world: world, parameters: .initialized(c.architecture, seed: 1234))
@@ -132,7 +132,7 @@ import Testing
     }
 
     @Test func batchLargerThanTheData() throws {
-        let world = try MPICommunicator.world()
+        let world = try Communicator.world()
         var c = configuration(epochs: 1)
         c.batchSize = 6000
         #expect(throws: ConfigurationError.self) {

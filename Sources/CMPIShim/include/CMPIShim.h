@@ -2,7 +2,7 @@
    Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE, ...) are macros over casts
    of global symbols that Swift cannot import, so each call that needs them gets a one-line body in
    shim.c. Every function returns an MPI error code (MPI_SUCCESS == CMPIShim_success()) unless noted.
-   Communicators, windows and requests travel as opaque pointers (Open MPI's MPI_Comm, MPI_Win and
+   Communicators and requests travel as opaque pointers (Open MPI's MPI_Comm and
    MPI_Request are pointers to its own structs); every call names the communicator it works on.
    No training logic belongs here. */
 #ifndef CMPISHIM_H
@@ -19,7 +19,6 @@ int CMPIShim_max_library_version_string(void);
 
 /* Life cycle */
 int CMPIShim_init_thread(int required, int *provided);
-int CMPIShim_initialized(int *flag);
 int CMPIShim_finalized(int *flag);
 int CMPIShim_finalize(void);
 int CMPIShim_abort(int exit_code);                 /* the whole job, whatever the communicator */
@@ -40,10 +39,8 @@ int CMPIShim_allreduce_sum_int64(void *comm, int64_t *buffer, int count);       
 int CMPIShim_allreduce_max_int64(void *comm, int64_t *buffer, int count);               /* in place */
 int CMPIShim_allgather_int64(void *comm, const int64_t *value, int64_t *all);           /* one value per rank */
 int CMPIShim_allgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements); /* in place */
-int CMPIShim_reduce_scatter_sum_float(void *comm, const float *send, float *receive, const int *counts);
 int CMPIShim_iallgather_float(void *comm, const float *send, int count, float *receive, void **request);
 int CMPIShim_iallgatherv_float(void *comm, float *buffer, const int *counts, const int *displacements, void **request);
-int CMPIShim_waitall(int count, void **requests);
 int CMPIShim_bcast_bytes(void *comm, void *buffer, int count, int root);
 int CMPIShim_barrier(void *comm);
 int CMPIShim_ibarrier(void *comm, void **request);
@@ -55,13 +52,6 @@ int CMPIShim_send_int64(void *comm, const int64_t *buffer, int count, int destin
 int CMPIShim_recv_int64(void *comm, int64_t *buffer, int count, int source, int tag, int *from);
 int CMPIShim_iprobe(void *comm, int source, int tag, int *flag, int *from);
 
-/* A node's shared memory (MPI-3 shared windows) */
-int CMPIShim_win_allocate_shared(long bytes, void *comm, void **base, void **window);
-int CMPIShim_win_shared_query(void *window, int rank, void **base);
-int CMPIShim_win_lock_all(void *window);
-int CMPIShim_win_sync(void *window);
-int CMPIShim_win_unlock_all(void *window);
-int CMPIShim_win_free(void **window);
 
 /* The library's own version line; callable before MPI starts. */
 int CMPIShim_library_version(char *text, int *length);

@@ -91,10 +91,29 @@ public struct Checkpoint {
 
     // MARK: Decoding
 
-    /// Parses and verifies checkpoint bytes; `path` names the file in errors.
+    /// Parses and verifies checkpoint bytes; `path` names the file in errors. The format and the
+    /// metadata's checksum first, then the configuration, the state and the tensors, each held to
+    /// the rules of the flags that set it, so that nothing a file says can trap later.
     public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
         let file = try SafeTensorsFile.decode(bytes, path: path)
         let meta = Metadata(values: file.metadata, path: path)
+        try verifyFormat(meta)
+        let configuration = try decodeConfiguration(meta)
+        let (state, trainSamples) = try decodeState(meta, configuration)
+        let parameters = try decodeTensors(file, bytes, configuration.architecture, meta)
+        let evaluation = meta.values["evaluation_samples"]
+        guard evaluation == nil || evaluation == "all" || Int(evaluation!).map({ $0 >= 1 }) == true else {
+            throw CheckpointError.badMetadata(path, key: "evaluation_samples", value: evaluation!)
+        }
+        return Checkpoint(configuration: configuration, trainSamples: trainSamples,
+                          evaluationSamples: evaluation.flatMap { Int($0) }, state: state,
+                          worldSize: try meta.number("world_size"), parameters: parameters)
+    }
+
+
+    /// Our format, a version this program reads, and (from format 2) the metadata's own checksum.
+    private static func verifyFormat(_ meta: Metadata) throws {
+        let path = meta.path
         guard meta.values["format"] == format else {
             throw meta.values["format"] == nil ? CheckpointError.missingMetadata(path, key: "format")
                                                : CheckpointError.badMetadata(path, key: "format", value: meta.values["format"]!)
@@ -103,13 +122,17 @@ public struct Checkpoint {
         guard version <= formatVersion else { throw CheckpointError.newerVersion(path, found: version, supported: formatVersion) }
         guard version >= 1 else { throw CheckpointError.badMetadata(path, key: "format_version", value: String(version)) }
         if version >= 2 {   // before any value is believed
-            let stored = try meta.string("metadata_crc32"), computed = metadataCRC(file.metadata)
+            let stored = try meta.string("metadata_crc32"), computed = metadataCRC(meta.values)
             guard stored == computed else { throw CheckpointError.metadataChecksumMismatch(path, stored: stored, computed: computed) }
         }
+    }
 
+    /// The architecture and hyperparameters, each within the flags' rules.
+    private static func decodeConfiguration(_ meta: Metadata) throws -> TrainingConfiguration {
+        let path = meta.path
         var configuration = TrainingConfiguration()
         let sizes = try meta.list("layer_sizes")
-        guard sizes.count >= 2, sizes.allSatisfy({ $0 >= 1 && $0 <= 1 << 20 }) else {
+        guard (3...66).contains(sizes.count), sizes.allSatisfy({ $0 >= 1 && $0 <= RunRequest.mostUnits }) else {
             throw CheckpointError.badMetadata(path, key: "layer_sizes", value: meta.values["layer_sizes"]!)
         }
         guard let activation = Activation(rawValue: try meta.string("activation")) else {
@@ -136,6 +159,11 @@ public struct Checkpoint {
         configuration.seed = try meta.number("seed")
         configuration.shuffle = try meta.flag("shuffle")
 
+        return configuration
+    }
+
+    /// The training state, its counts bounded and agreeing with one another.
+    private static func decodeState(_ meta: Metadata, _ configuration: TrainingConfiguration) throws -> (TrainingState, Int) {
         let testError = try meta.string("test_error_at_best")
         var state = TrainingState(stopping: EarlyStopping(
             patience: try meta.number("patience"), validationFrequency: try meta.number("validation_frequency"),
@@ -178,8 +206,15 @@ public struct Checkpoint {
         let bestIteration: Int = try meta.number("best_iteration")
         try meta.check("best_iteration", bestIteration) { $0 <= iteration ? nil : "at most the iteration, \(iteration)" }
 
+        return (state, trainSamples)
+    }
+
+    /// Exactly the tensors the architecture names, with its shapes, verified against the data
+    /// checksum before any of it is used.
+    private static func decodeTensors(_ file: SafeTensorsFile, _ bytes: [UInt8], _ architecture: Architecture, _ meta: Metadata) throws -> ParameterSet {
+        let path = meta.path
         // Tensors: exactly the ones the architecture names, with its shapes, in its order.
-        let layout = ParameterLayout(configuration.architecture)
+        let layout = ParameterLayout(architecture)
         var expected: [(String, [Int])] = []
         for slot in layout.layers {
             expected.append((slot.name + ".weight", [slot.inputs, slot.outputs]))
@@ -205,13 +240,7 @@ public struct Checkpoint {
             copy(bytes, file.dataOffset + byName[slot.name + ".bias"]!.begin, into: parameters.bias(l), count: slot.outputs)
         }
         guard parameters.flat.allSatisfy(\.isFinite) else { throw CheckpointError.nonFinite(path) }
-        let evaluation = meta.values["evaluation_samples"]
-        guard evaluation == nil || evaluation == "all" || Int(evaluation!).map({ $0 >= 1 }) == true else {
-            throw CheckpointError.badMetadata(path, key: "evaluation_samples", value: evaluation!)
-        }
-        return Checkpoint(configuration: configuration, trainSamples: trainSamples,
-                          evaluationSamples: evaluation.flatMap { Int($0) }, state: state,
-                          worldSize: try meta.number("world_size"), parameters: parameters)
+        return parameters
     }
 
     /// Checks that this model takes `images` and names their labels (a digit model: 10 outputs or more).

@@ -90,6 +90,16 @@ class DataParallelStep {
         return (control, loss)
     }
 
+    /// The first layer's rows that `pixels` lists (all of them, or this rank's block), from the
+    /// whole minibatch's non-zeros and deltas; then the other layers, on every rank.
+    func updateLayers(_ batch: Minibatch, pixels: PixelPairs, rate eta: Double) {
+        pixels.fill(from: trainingNonZeros, count: batchSize) { batch.trainingRow($0) }
+        let w = parameters.weight(0)
+        decay.update(w, columns: 0..<w.columns, pixels: pixels, delta: rows.delta(0), sgd: sgd, batchSize: batchSize,
+                     rate: eta, fold: scaleFirstWeight)
+        updateDenseLayers(rate: eta)
+    }
+
     /// The layers after the first, from the whole minibatch's factors: W_l ← keep·W_l −
     /// shrink·sign(W_l) + α·A_lᵀ·D_l, b_l ← b_l + α·Σ D_l; then their transposes for the next step.
     func updateDenseLayers(rate eta: Double) {

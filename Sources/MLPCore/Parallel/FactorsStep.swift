@@ -17,11 +17,7 @@ final class FactorsStep: DataParallelStep, TrainingStep {
 
     /// W₀ from the minibatch's non-zeros (only the rows some sample has), then the other layers.
     func update(_ batch: Minibatch, rate eta: Double) throws {
-        pixels.fill(from: trainingNonZeros, count: batchSize) { batch.trainingRow($0) }
-        let w = parameters.weight(0)
-        decay.update(w, columns: 0..<w.columns, pixels: pixels, delta: rows.delta(0), sgd: sgd, batchSize: batchSize,
-                     rate: eta, fold: scaleFirstWeight)
-        updateDenseLayers(rate: eta)
+        updateLayers(batch, pixels: pixels, rate: eta)
     }
 
     func assembleParameters() throws {}

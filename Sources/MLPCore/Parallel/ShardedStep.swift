@@ -25,15 +25,11 @@ final class ShardedStep: DataParallelStep, TrainingStep {
 
     var mode: ExchangeMode { .sharded }
 
-    /// This rank's rows of W₀, then every rank's gathered (the step's second exchange); then the
-    /// other layers, on every rank.
+    /// This rank's rows of W₀ and the other layers; then every rank's rows of W₀ gathered (the
+    /// step's second exchange).
     func update(_ batch: Minibatch, rate eta: Double) throws {
-        pixels.fill(from: trainingNonZeros, count: batchSize) { batch.trainingRow($0) }
-        let w = parameters.weight(0)
-        decay.update(w, columns: 0..<w.columns, pixels: pixels, delta: rows.delta(0), sgd: sgd, batchSize: batchSize,
-                     rate: eta, fold: scaleFirstWeight)
-        try world.allgather(w.base, counts: counts.base, displacements: displacements.base)   // every rank's rows of W₀
-        updateDenseLayers(rate: eta)
+        updateLayers(batch, pixels: pixels, rate: eta)
+        try world.allgather(parameters.weight(0).base, counts: counts.base, displacements: displacements.base)   // every rank's rows of W₀
     }
 
     func assembleParameters() throws {}

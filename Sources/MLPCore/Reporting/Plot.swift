@@ -139,21 +139,28 @@ public struct Chart: Sendable {
         out += "<rect x=\"\(left)\" y=\"\(top + upper)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#333\"/>\n"
         out += "<text x=\"\(left + plotWidth / 2)\" y=\"\(top + height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         out += "<text transform=\"translate(18,\(f(top + upper + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        out += drawSeries(px: px, py: py, legendX: left + plotWidth, legendY: top + upper)
+        return out + "</g>\n"
+    }
+
+    /// Each series as a line (dots on its points if asked), its legend entry, and the marks.
+    private func drawSeries(px: (Double) -> Double, py: (Double) -> Double, legendX: Double, legendY: Double) -> String {
+        var out = ""
         for (i, s) in series.enumerated() where !s.points.isEmpty {
             let path = s.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
             out += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "") points=\"\(path)\"/>\n"
             if s.markers {
                 for p in s.points { out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(s.color)\"/>\n" }
             }
-            let ly = top + upper + 10 + Double(i) * 20
-            out += "<line x1=\"\(left + plotWidth + 14)\" y1=\"\(ly)\" x2=\"\(left + plotWidth + 40)\" y2=\"\(ly)\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>\n"
-            out += "<text x=\"\(left + plotWidth + 46)\" y=\"\(ly + 4)\">\(escape(s.name))</text>\n"
+            let ly = legendY + 10 + Double(i) * 20
+            out += "<line x1=\"\(legendX + 14)\" y1=\"\(ly)\" x2=\"\(legendX + 40)\" y2=\"\(ly)\" stroke=\"\(s.color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>\n"
+            out += "<text x=\"\(legendX + 46)\" y=\"\(ly + 4)\">\(escape(s.name))</text>\n"
         }
         for mark in marks {
             out += "<circle cx=\"\(f(px(mark.x)))\" cy=\"\(f(py(mark.y)))\" r=\"6\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
             out += "<text x=\"\(f(px(mark.x)))\" y=\"\(f(py(mark.y) - 10))\" text-anchor=\"middle\" font-weight=\"bold\">\(escape(mark.label))</text>\n"
         }
-        return out + "</g>\n"
+        return out
     }
 
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }

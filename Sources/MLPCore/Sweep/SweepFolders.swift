@@ -4,13 +4,6 @@
 // group's root writes its configurations' folders.
 import Foundation
 
-public struct SweepError: UserFacingError, Equatable {
-    public let message: String
-    public let exitCode: Int32
-    public init(_ message: String, exitCode: Int32 = 1) { (self.message, self.exitCode) = (message, exitCode) }
-    public var description: String { message }
-}
-
 public final class SweepFolders {
     public let out: String
     /// --out, opened (and, on world rank 0, locked: one sweep per folder at a time) on first use.

@@ -43,21 +43,6 @@ public struct SGD: Equatable, Sendable {
 
     /// The factor an update at rate η multiplies every weight by for the L2 penalty: 1 − 2ηλ₂.
     public func keep(rate eta: Double) -> Double { 1 - 2 * eta * l2 }
-
-    /// The penalty λ₁·‖W‖₁ + λ₂·‖W‖₂² over all weight matrices (not biases).
-    public func penalty(_ p: ParameterSet) -> Double {
-        if l1 == 0 && l2 == 0 { return 0 }
-        var absolute = 0.0, squares = 0.0
-        for l in 0..<p.layout.layers.count {
-            let w = p.weight(l)
-            for i in 0..<w.count {
-                let v = Double(w.base[i])
-                absolute += Swift.abs(v)
-                squares += v * v
-            }
-        }
-        return l1 * absolute + l2 * squares
-    }
 }
 
 /// The first layer's weight as W₀ = s·V: its L2 decay (every weight × (1 − 2ηλ₂) every step)
