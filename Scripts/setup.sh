@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what mlp needs on Debian 12, skipping what is already there: Open MPI, OpenBLAS, zlib and
 # pkg-config (apt); with --tests also iproute2 and nftables (the network-namespace test hosts),
-# time (a test's peak memory) and Python's safetensors and numpy (pip, for the checkpoint test).
+# time (a test's peak memory), Slurm's daemons and munge (the tests' own Slurm cluster) and Python's
+# safetensors and numpy (pip, for the checkpoint test).
 # Needs root or sudo only when something is missing.
 set -euo pipefail
 
 packages=(libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev pkg-config)
-# The tests also build test hosts out of network namespaces (iproute2, nftables).
-[ "${1:-}" = "--tests" ] && packages+=(iproute2 nftables python3-pip time)
+# The tests also build test hosts out of network namespaces (iproute2, nftables) and start a Slurm
+# cluster of their own (slurmctld, slurmd, their commands and plugins, munge).
+[ "${1:-}" = "--tests" ] && packages+=(iproute2 nftables python3-pip time slurmctld slurmd slurm-client slurm-wlm-basic-plugins munge)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -35,24 +35,32 @@ stop() {   # pid file, name
 case $command in
 up)
     [ "$(id -u)" -eq 0 ] || { echo "testcluster: needs root (it starts munged, slurmctld and slurmd)" >&2; exit 1; }
-    for tool in munged slurmctld slurmd sinfo; do
+    for tool in munged slurmctld slurmd sinfo ss; do
         command -v "$tool" >/dev/null || { echo "testcluster: $tool not found; run: bash Scripts/setup.sh --tests" >&2; exit 1; }
     done
     mkdir -p "$dir/state" "$dir/spool" "$dir/log"
-    # munge: its own socket and files here, the packaged key (the daemon runs as the key's owner).
-    cp /etc/munge/munge.key "$dir/munge.key"
+    # munge: its own key, socket and files here (the daemon runs as the key's owner, munge).
+    dd if=/dev/urandom of="$dir/munge.key" bs=1024 count=1 status=none
     chown munge:munge "$dir/munge.key" "$dir"
     chmod 600 "$dir/munge.key"
     mkdir -p "$dir/munge" && chown munge:munge "$dir/munge" && chmod 755 "$dir/munge"   # the socket's directory: munged wants it searchable by all
     su -s /bin/sh munge -c "munged --socket=$dir/munge/socket --key-file=$dir/munge.key --pid-file=$dir/munge/munged.pid \
         --log-file=$dir/munge/munged.log --seed-file=$dir/munge/munged.seed" 
+    # Two free ports from 16817 on (a developer's own cluster may hold Slurm's usual ones, or a
+    # cluster of an earlier test may still be going down).
+    ports=()
+    for port in $(seq 16817 16999); do
+        ss -Hltn "sport = :$port" | grep -q . || ports+=("$port")
+        [ ${#ports[@]} -eq 2 ] && break
+    done
     cat > "$SLURM_CONF" <<CONF
 ClusterName=mlptest
-SlurmctldHost=$node
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldHost=$node(127.0.0.1)
+SlurmctldPort=${ports[0]}
+SlurmdPort=${ports[1]}
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/socket
+# cred_expire is also how long a requeued job waits before it may start again (120 s by default; 5 s is the least).
+AuthInfo=socket=$dir/munge/socket,cred_expire=5
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
@@ -72,10 +80,13 @@ SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 ReturnToService=2
 JobRequeue=1
+MailProg=/bin/true
 KillWait=20
 MinJobAge=600
-SchedulerParameters=defer_batch
-NodeName=$node CPUs=$cpus State=UNKNOWN
+# Pending jobs are looked at every 2 s (60 s by default): a requeued job starts as soon as it may.
+SchedulerType=sched/builtin
+SchedulerParameters=sched_interval=2
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
     slurmctld -c
