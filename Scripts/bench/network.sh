@@ -16,7 +16,7 @@ while (($#)); do
         --seconds) seconds="$2"; shift 2 ;;
         --batches) batches="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
-        *) echo "network-bench: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
+        *) echo "network.sh: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
     esac
 done
 [ -x .build/release/mlp ] || swift build -c release

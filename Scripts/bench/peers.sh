@@ -17,7 +17,7 @@ while (($#)); do
         --seconds) seconds="$2"; shift 2 ;;
         --mpi4py) mpi4py=1; shift ;;
         --torch) torch=1; shift ;;
-        *) echo "compare-peers: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
+        *) echo "peers.sh: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
     esac
 done
 

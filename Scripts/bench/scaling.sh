@@ -25,7 +25,7 @@ while (($#)); do
         --latency-us) latency="$2"; shift 2 ;;
         --gbps) gbps="$2"; shift 2 ;;
         --) shift; mpirun_extra=("$@"); break ;;
-        *) echo "scaling-bench: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
+        *) echo "scaling.sh: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
     esac
 done
 

@@ -13,7 +13,7 @@ while (($#)); do
     case "$1" in
         --seconds) seconds="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
-        *) echo "soak: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
+        *) echo "soak.sh: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
     esac
 done
 [ -x .build/release/mlp ] || swift build -c release

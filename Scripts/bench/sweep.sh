@@ -20,7 +20,7 @@ while (($#)); do
         --ranks) ranks="$2"; shift 2 ;;
         --lists) read -r -a lists <<< "$2"; shift 2 ;;
         --) shift; shared=("$@"); break ;;
-        *) echo "sweep-bench: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
+        *) echo "sweep.sh: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
     esac
 done
 

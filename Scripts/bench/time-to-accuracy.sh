@@ -24,7 +24,7 @@ while (($#)); do
         --max-epochs) max_epochs="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --) shift; extra=("$@"); break ;;
-        *) echo "time-to-accuracy: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
+        *) echo "time-to-accuracy.sh: unknown argument $1 (see the comment at the top of this script)" >&2; exit 2 ;;
     esac
 done
 

@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
         --epochs) epochs=$2; shift 2 ;;
         --binary) binary=$2; shift 2 ;;
         --train-limit) limit="--train-limit $2"; shift 2 ;;
-        --*) echo "whole-runs: unknown option $1 (see the comment at the top of this script)" >&2; exit 2 ;;
+        --*) echo "whole-runs.sh: unknown option $1 (see the comment at the top of this script)" >&2; exit 2 ;;
         *) configs+=("$1"); shift ;;
     esac
 done

@@ -2,19 +2,10 @@
 // The training step never allocates: every buffer it touches is one of these, made up front.
 import Foundation
 
-/// Zero-initialised, 64-byte-aligned storage of plain numbers (Float32 data, Int32 labels), owned,
-/// or borrowed from memory someone else frees (a node-shared MPI window).
+/// Zero-initialised, 64-byte-aligned storage of plain numbers (Float32 data, Int32 labels).
 public final class Storage<Element: BitwiseCopyable> {
     public let base: UnsafeMutablePointer<Element>
     public let count: Int
-    private let owned: Bool
-
-    /// Views `count` elements at `base`, which must outlive this object.
-    public init(borrowing base: UnsafeMutablePointer<Element>, count: Int) {
-        self.base = base
-        self.count = count
-        owned = false
-    }
 
     public init(count: Int) {
         precondition(count >= 0, "negative storage size")
@@ -26,10 +17,9 @@ public final class Storage<Element: BitwiseCopyable> {
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         base = raw.bindMemory(to: Element.self, capacity: max(count, 1))
         self.count = count
-        owned = true
     }
 
-    deinit { if owned { free(base) } }
+    deinit { free(base) }
 
     public var buffer: UnsafeMutableBufferPointer<Element> { UnsafeMutableBufferPointer(start: base, count: count) }
 

@@ -11,13 +11,6 @@ public final class ParameterSet {
         storage = FloatStorage(count: layout.count + extra)
     }
 
-    /// A parameter set over storage someone else provides (a node-shared window).
-    public init(_ layout: ParameterLayout, storage: FloatStorage) {
-        precondition(storage.count >= layout.count, "storage too small for the layout")
-        self.layout = layout
-        self.storage = storage
-    }
-
     /// Layer `l`'s weight, (n_in, n_out).
     public func weight(_ l: Int) -> Matrix {
         let slot = layout.layers[l]

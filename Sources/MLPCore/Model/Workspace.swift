@@ -1,5 +1,4 @@
-// The step's activation and delta buffers, (rows, n_l) per layer, allocated once (in node-shared
-// memory when the ranks of a node share them).
+// The step's activation and delta buffers, (rows, n_l) per layer, allocated once.
 
 /// Per-layer activation and delta buffers for up to `rows` samples, allocated once.
 public final class Workspace {
@@ -8,21 +7,9 @@ public final class Workspace {
     private let deltaStorage: [FloatStorage]
     public let ones: FloatStorage  // (rows) of 1: column sums as a matrix-vector product
 
-    /// Each buffer is this process's own.
     public convenience init(_ architecture: Architecture, rows: Int) {
         let widths = Array(architecture.layerSizes.dropFirst())
         self.init(widths: widths, rows: rows, buffers: (widths + widths).map { FloatStorage(count: rows * $0) })
-    }
-
-    /// Every buffer in one block of the asked number of floats from `memory` (a node-shared
-    /// window, so that ranks read each other's rows), each starting on a 64-byte boundary.
-    public convenience init(_ architecture: Architecture, rows: Int,
-                            memory: (_ floats: Int) throws -> UnsafeMutablePointer<Float>) throws {
-        let widths = Array(architecture.layerSizes.dropFirst())
-        let sizes = (widths + widths).map { (rows * $0 + 15) / 16 * 16 }
-        let block = try memory(sizes.reduce(0, +))
-        let starts = sizes.indices.map { sizes[..<$0].reduce(0, +) }
-        self.init(widths: widths, rows: rows, buffers: zip(starts, sizes).map { FloatStorage(borrowing: block + $0, count: $1) })
     }
 
     /// `buffers`: the activations of every layer, then the deltas.
