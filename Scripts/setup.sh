@@ -2,7 +2,7 @@
 # Installs what mlp needs on Debian 12, skipping what is already there: Open MPI, OpenBLAS, zlib and
 # pkg-config (apt); with --tests also iproute2 and nftables (the network-namespace test hosts),
 # time (a test's peak memory), Slurm's daemons and munge (the tests' own Slurm cluster) and Python's
-# safetensors and numpy (pip, for the checkpoint test).
+# safetensors, numpy and tensorboard (pip: the tests read checkpoints and event files with them).
 # Needs root or sudo only when something is missing.
 set -euo pipefail
 
@@ -27,8 +27,8 @@ fi
 
 command -v swift >/dev/null || { echo "setup: swift not found; install Swift 6 (https://swift.org/install) and put it on PATH" >&2; exit 1; }
 
-if [ "${1:-}" = "--tests" ] && ! python3 -c "import safetensors, numpy" 2>/dev/null; then
-    echo "setup: installing Python packages safetensors and numpy"
-    python3 -m pip install --quiet safetensors numpy 2>/dev/null ||
-        python3 -m pip install --quiet --break-system-packages safetensors numpy
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import safetensors, numpy, tensorboard" 2>/dev/null; then
+    echo "setup: installing Python packages safetensors, numpy and tensorboard"
+    python3 -m pip install --quiet safetensors numpy tensorboard 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages safetensors numpy tensorboard
 fi

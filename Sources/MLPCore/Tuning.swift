@@ -19,16 +19,19 @@ public enum Tuning {
     /// A split is scored from its non-zeros when density × (width padded to whole panels) / width
     /// is below this: beyond it, the dense GEMM was faster.
     public static let sparseScoringCost = 0.4
-    /// The ranks that wait for rank 0's validation first sleep this fraction of the shortest wait so
-    /// far, in one go: each wake-up takes a little of the core rank 0's second scoring thread runs on.
+    /// The ranks that wait for rank 0's validation first sleep this fraction of its last validation
+    /// pass, in one go: each wake-up takes a little of the core rank 0's second scoring thread runs on.
     public static let validationFirstNap = 0.75
+    /// ...at most this long in one go, whatever rank 0 said.
+    public static let longestNapSeconds = 10.0
+    /// Then they check every this many microseconds.
+    public static let validationPollMicroseconds: UInt32 = 100
     /// A rank waiting for the step's exchange polls for this long, then naps this many microseconds
     /// between polls, so that a long wait gives the core away (a busy process beside the job, more
     /// ranks than cores) while a normal step's short wait stays a spin.
     public static let spinSeconds = 200e-6
     public static let napMicroseconds: UInt32 = 20
-    /// ...at most this long in one go, whatever rank 0 said.
-    public static let longestNapSeconds = 10.0
-    /// Then they check every this many microseconds.
-    public static let validationPollMicroseconds: UInt32 = 100
+    /// How long a rank waits for the others after a SIGTERM or SIGINT before it gives up: under
+    /// mpirun they mean a rank died (or the job is being killed), and the SIGKILL follows 1 s later.
+    public static let abandonWaitSeconds = 0.5
 }

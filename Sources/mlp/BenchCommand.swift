@@ -25,6 +25,7 @@ struct Bench: ParsableCommand {
 
     @OptionGroup(title: "Parallelism (as mlp train)") var step: StepOptions
     @OptionGroup(title: "Data (as mlp train)") var data: DataOptions
+    @OptionGroup(title: "Tracing (as mlp train; step 0 is each batch size's first timed step)") var tracing: TraceOptions
 
     @Option(help: ArgumentHelp("Append one CSV row per batch size to this file (the header written if it is new).", valueName: "file"))
     var appendCsv: String?
@@ -62,14 +63,21 @@ struct Bench: ParsableCommand {
         }
         let mnist = try world.together { try MNIST.load(directory: data.directory, trainLimit: data.trainLimit, evalLimit: data.evalLimit) }
         let architecture = Architecture()
+        let trace = try tracing.trace.map {
+            try Trace(path: $0, window: tracing.traceSteps ?? .standard, world: world, validationEvery: Int(Int32.max))
+        }
         let machine = try measureMachine(world, architecture)
         if world.isRoot { printHeader(world, architecture, machine) }
         for size in parsedBatchSizes! {
-            let row = try measure(batch: weak ? size * world.size : size, world: world, data: mnist, architecture: architecture)
+            let row = try measure(batch: weak ? size * world.size : size, world: world, data: mnist, architecture: architecture, trace: trace)
             guard world.isRoot else { continue }
             print(row.line(machine: machine, oneRank: world.size == 1))
             fflush(nil)
             try table?.write(row.csv(world: world, machine: machine) + "\n")
+        }
+        if let trace {
+            try trace.collect()
+            if world.isRoot { note("wrote \(try trace.write())") }
         }
     }
 
@@ -99,7 +107,7 @@ struct Bench: ParsableCommand {
     /// One batch size: a warm-up, --repeats windows of about --seconds (on one rank each followed
     /// by the bare GEMMs of the same step, so that both see the same machine mode), and rank 0's
     /// validation pass as training runs it.
-    private func measure(batch: Int, world: Communicator, data: MNIST, architecture: Architecture) throws -> BenchRow {
+    private func measure(batch: Int, world: Communicator, data: MNIST, architecture: Architecture, trace: Trace?) throws -> BenchRow {
         var configuration = TrainingConfiguration()
         configuration.batchSize = batch
         configuration.epochs = RunRequest.mostEpochs
@@ -119,6 +127,8 @@ struct Bench: ParsableCommand {
         bare?.run(steps: 20)
         var stepTimes: [Double] = [], bareTimes: [Double] = []
         trainer.resetProfile()
+        trainer.restartCount()
+        trainer.trace = trace
         for _ in 0..<repeats {
             try world.barrier()
             let start = world.wallTime()

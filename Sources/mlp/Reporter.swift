@@ -11,6 +11,7 @@ final class Reporter: TrainingObserver {
     private let everyStep: (() -> Void)?
     private let json: LogFile?
     private let csv: LogFile?
+    private let tensorBoard: TensorBoardWriter?
     private let interactive = progressBarWanted()
     private var trainer: Trainer?
     private var barShown = false
@@ -20,12 +21,14 @@ final class Reporter: TrainingObserver {
     private let resumed: Bool
 
     /// `resumed`: the run continues from a checkpoint (the logs then go on where they were).
-    init(quiet: Bool, terminal: Bool = true, everyStep: (() -> Void)? = nil, json: LogFile?, csv: LogFile?, resumed: Bool) {
+    init(quiet: Bool, terminal: Bool = true, everyStep: (() -> Void)? = nil, json: LogFile?, csv: LogFile?,
+         tensorBoard: TensorBoardWriter? = nil, resumed: Bool) {
         self.quiet = quiet || !terminal
         self.terminal = terminal
         self.everyStep = everyStep
         self.json = json
         self.csv = csv
+        self.tensorBoard = tensorBoard
         self.resumed = resumed
     }
 
@@ -67,6 +70,7 @@ final class Reporter: TrainingObserver {
     func validated(_ r: ValidationRecord) throws {
         try json?.writeLine(RunLog.validation(r))
         try csv?.write(RunLog.csvLine(r))
+        if let tensorBoard, let trainer { try tensorBoard.write(r, learningRate: trainer.rate(at: r.iteration - 1)) }
         guard !quiet else { return }
         clearBar()
         var line = String(format: "epoch %ld, minibatch %ld/%ld, validation error %.2f %%, train loss %.4f, %@ samples/s, %.1f s",

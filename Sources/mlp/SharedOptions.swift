@@ -18,8 +18,30 @@ struct CheckpointFileOption: ParsableArguments {
 
 /// -o/--output: the file a command writes (each command names its default in its help).
 struct OutputFileOption: ParsableArguments {
-    @Option(name: .shortAndLong, help: ArgumentHelp("The SVG file to write (default: learning-curves.svg for plot, scaling.svg for scaling).", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The SVG file to write (default: learning-curves.svg for plot, trace.svg for plot --trace, scaling.svg for scaling).", valueName: "file"))
     var output: String?
+}
+
+/// --trace and --trace-steps: a timeline of every rank's steps (train, sweep, bench).
+struct TraceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write a timeline of every rank's steps here at the end (Chrome trace JSON, for Perfetto, chrome://tracing or `mlp plot --trace`; rank 0 writes it).", valueName: "file"))
+    var trace: String?
+
+    @Option(help: ArgumentHelp("The steps --trace records: COUNT steps from step FIRST, and 2 either side of every validation. (default: 0:500)", valueName: "first:count"))
+    var traceSteps: TraceWindow?
+
+    func validate() throws {
+        if traceSteps != nil && trace == nil { throw ValidationError("--trace-steps: says which steps --trace records; add --trace FILE.") }
+    }
+
+    func apply(to r: inout RunRequest) {
+        r.tracePath = trace
+        r.traceWindow = traceSteps ?? .standard
+    }
+}
+
+extension TraceWindow: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
 }
 
 func write(_ text: String, to path: String) throws {

@@ -43,6 +43,10 @@ struct Sweep: ParsableCommand {
     @OptionGroup(title: "Schedule") var schedule: ScheduleOptions
     @OptionGroup(title: "Parallelism") var step: StepOptions
     @OptionGroup(title: "Reliability") var reliability: ReliabilityOptions
+    @OptionGroup(title: "Tracing (each configuration's trace goes to its folder, with FILE's name)") var tracing: TraceOptions
+
+    @Option(help: ArgumentHelp("Write each configuration's validation records as TensorBoard scalars in DIR/<its folder's name>, so that TensorBoard shows the configurations side by side.", valueName: "dir"))
+    var tensorboard: String?
 
     // `mlp train`'s flags that the sweep sets for each configuration itself: refused with why.
     @Option(help: .hidden) var checkpointDir: String?
@@ -235,17 +239,22 @@ struct Sweep: ParsableCommand {
         let log = try group.together {
             try folder.map { try LogFile(in: $0, name: SweepFolders.logFile, existing: start == .resume ? .append : .refuse) }
         }
+        let board = try group.together {
+            group.isRoot ? try tensorboard.map { try OutputDirectory($0, flag: "--tensorboard").subdirectory(point.name) } : nil
+        }
 
         var request = self.request(for: point)
         request.epochs = epochs
         request.checkpointDirectory = (out as NSString).appendingPathComponent(point.name)
         request.resume = start == .resume ? .file((request.checkpointDirectory! as NSString).appendingPathComponent(Trainer.lastCheckpoint)) : .none
+        request.tracePath = tracing.trace.map { (request.checkpointDirectory! as NSString).appendingPathComponent(($0 as NSString).lastPathComponent) }
+        request.traceWindow = tracing.traceSteps ?? .standard
         let comm = try group.duplicate()
         var outcome: (status: SweepResult.Status, summary: TrainingSummary?, reason: String)
         do {
-            let run = try TrainingRun(request, world: comm, watchdog: watchdog, data: data, checkpoints: folder, json: log)
+            let run = try TrainingRun(request, world: comm, watchdog: watchdog, data: data, checkpoints: folder, json: log, tensorBoard: board)
             let summary = try run.run(observer: Reporter(quiet: true, terminal: false, everyStep: serve, json: run.json, csv: nil,
-                                                         resumed: run.resumed != nil))
+                                                         tensorBoard: run.tensorBoard, resumed: run.resumed != nil))
             if comm.isRoot { try run.json?.writeLine(RunLog.done(summary, profile: nil)) }
             if summary.stopReason == .signal {
                 try comm.release()

@@ -22,6 +22,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Reliability") var reliability: ReliabilityOptions
     @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointOptions
     @OptionGroup(title: "Output") var output: OutputOptions
+    @OptionGroup(title: "Tracing") var tracing: TraceOptions
 
     /// What the flags ask for.
     var request: RunRequest {
@@ -34,6 +35,7 @@ struct Train: ParsableCommand {
         reliability.apply(to: &r)
         checkpoints.apply(to: &r)
         output.apply(to: &r)
+        tracing.apply(to: &r)
         return r
     }
 
@@ -45,12 +47,19 @@ struct Train: ParsableCommand {
         let world = try Session.start()
         let watchdog = reliability.watchdog > 0 ? Watchdog(timeout: reliability.watchdog, rank: world.rank, worldSize: world.size) : nil
         let run = try TrainingRun(request, world: world, watchdog: watchdog)
-        let reporter = Reporter(quiet: output.quiet, json: run.json, csv: run.csv, resumed: run.resumed != nil)
+        let reporter = Reporter(quiet: output.quiet, json: run.json, csv: run.csv, tensorBoard: run.tensorBoard, resumed: run.resumed != nil)
         if world.isRoot && !output.quiet { printStart(run) }
         if run.startsAfreshWithAutomaticResume, let directory = run.checkpoints {
             warn("--resume auto: no \(directory.file(Trainer.lastCheckpoint)) yet, so this run starts afresh")
         }
-        let summary = try run.run(observer: reporter)
+        let summary: TrainingSummary
+        do {
+            summary = try run.run(observer: reporter)
+        } catch {
+            if let written = run.traceWritten { note("wrote \(written), up to the failure") }
+            throw error
+        }
+        if let written = run.traceWritten { note("wrote \(written)") }
         watchdog?.beat(.finishing, iteration: summary.iterations)
         let profiles = output.profile ? try run.gatherProfiles() : nil
         if world.isRoot { try reporter.finished(summary, profiles: profiles) }

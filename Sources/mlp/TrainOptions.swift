@@ -174,7 +174,7 @@ struct CheckpointOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Continue from this checkpoint (read by rank 0 only, any world size), or `auto`: from <checkpoint-dir>/last.safetensors if there is one, else start afresh. Flags left out come from the checkpoint; README.md says which may change.", valueName: "file|auto"))
     var resume: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Write last.safetensors after every N-th validation (and always when a signal stops the run, and at its end). (default: 1)", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Write last.safetensors after every N-th validation (and always when a signal stops the run, and at its end).", valueName: "n"))
     var checkpointEvery = 1
 
     @Flag(help: "Start afresh in a --checkpoint-dir that holds an earlier run's checkpoints, writing over them.")
@@ -201,9 +201,13 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Print the time per phase of the step (forward, backward, exchange, update, validation) for every rank at the end, and add it to the JSON log.")
     var profile = false
 
+    @Option(help: ArgumentHelp("Write the validation records as TensorBoard scalars (an event file per run) in this directory (rank 0).", valueName: "dir"))
+    var tensorboard: String?
+
     func apply(to r: inout RunRequest) {
         r.logJSON = logJson
         r.logCSV = logCsv
+        r.tensorBoardDirectory = tensorboard
     }
 }
 

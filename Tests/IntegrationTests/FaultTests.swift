@@ -58,7 +58,7 @@ extension Integration {
             waitFor("the second validation's checkpoint", timeout: 30) {
                 (try? Checkpoint.load(s.file("c/last.safetensors")))?.state.iteration == 5000
             }
-            let victim = try #require(rankProcess(under: process.processIdentifier, rank: 1))
+            let victim = try #require(Launcher.rankProcess(under: process.processIdentifier, rank: 1))
             kill(victim, SIGKILL)
             let result = Launcher.finish(process, scratch, started: started, timeout: 60)
             #expect(!result.timedOut && result.status != 0)
@@ -68,15 +68,6 @@ extension Integration {
             #expect(saved.state.iteration >= 5000)
             let resumed = try Launcher.mlp(common + ["--epochs", "4", "--resume", s.file("c/last.safetensors")], ranks: 2)
             #expect(resumed.status == 0, "\(resumed.output)")
-        }
-
-        /// The rank-`rank` process among mpirun's children (Open MPI puts the rank in its environment).
-        func rankProcess(under mpirun: Int32, rank: Int) -> Int32? {
-            let children = (try? String(contentsOfFile: "/proc/\(mpirun)/task/\(mpirun)/children", encoding: .utf8)) ?? ""
-            return children.split(separator: " ").compactMap { Int32($0) }.first { pid in
-                let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
-                return environ.split(separator: 0).contains { $0.elementsEqual("OMPI_COMM_WORLD_RANK=\(rank)".utf8) }
-            }
         }
 
         @Test func divergenceStopsWithTheIteration() throws {

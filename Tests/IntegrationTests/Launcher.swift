@@ -51,6 +51,15 @@ enum Launcher {
         ["mpirun", "--allow-run-as-root", "-np", String(ranks), "--oversubscribe", "--bind-to", "none"] + extra
     }
 
+    /// The rank-`rank` process among mpirun's children (Open MPI puts the rank in its environment).
+    static func rankProcess(under mpirun: Int32, rank: Int) -> Int32? {
+        let children = (try? String(contentsOfFile: "/proc/\(mpirun)/task/\(mpirun)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").compactMap { Int32($0) }.first { pid in
+            let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+            return environ.split(separator: 0).contains { $0.elementsEqual("OMPI_COMM_WORLD_RANK=\(rank)".utf8) }
+        }
+    }
+
     /// Starts a command with posix_spawn, output to files, in a process group of its own (mpirun's
     /// ranks join it, so a time-out can end all of it), with an empty signal mask and default
     /// signal handling: the test runner's threads block most signals, and mpirun, inheriting that,

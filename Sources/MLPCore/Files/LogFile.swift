@@ -50,8 +50,11 @@ public final class LogFile {
     }
 
     /// Appends `text`; throws if the file did not take all of it.
-    public func write(_ text: String) throws {
-        var bytes = Array(text.utf8)
+    public func write(_ text: String) throws { try write(bytes: Array(text.utf8)) }
+
+    /// Appends `bytes` (a binary log: TensorBoard's records); throws if the file did not take all of them.
+    public func write(bytes: [UInt8]) throws {
+        var bytes = bytes
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }

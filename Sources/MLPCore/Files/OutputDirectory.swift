@@ -112,6 +112,11 @@ public final class OutputDirectory: @unchecked Sendable {
         return file(name)
     }
 
+    /// The names of the entries here that start with `prefix`, sorted.
+    public func names(startingWith prefix: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
     /// Whether `name` is a regular file here (a link is not).
     public func holdsFile(_ name: String) -> Bool {
         var info = stat()

@@ -111,18 +111,27 @@ public final class Communicator {
         try Self.check(CMPIShim_iallgather_float(comm, send, Int32(count), receive, request), "MPI_Iallgather")
     }
 
+    /// When the last `waitAll` began and ended (a trace draws the wait inside the exchange).
+    public private(set) var lastWait = (start: 0.0, end: 0.0)
+
     /// Polls (MPI_Test) for `Tuning.spinSeconds`, then naps between polls: a rank that waits long
     /// (a core shared with another process, more ranks than cores) gives its core to whoever needs
     /// it, while the short waits of a normal step cost no more than a spin.
     public func waitAll(_ requests: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) throws {
         guard count > 0 else { return }
         let start = CMPIShim_wtime()
+        defer { lastWait = (start, CMPIShim_wtime()) }
+        var watch = SignalWatch()
         for i in 0..<count {
             var done: Int32 = 0
             while true {
                 try Self.check(CMPIShim_test(requests + i, &done), "MPI_Test")
                 if done != 0 { break }
-                if CMPIShim_wtime() - start > Tuning.spinSeconds { usleep(Tuning.napMicroseconds) }
+                let now = CMPIShim_wtime()
+                if now - start > Tuning.spinSeconds {
+                    try watch.check(now)
+                    usleep(Tuning.napMicroseconds)
+                }
             }
         }
     }
@@ -145,14 +154,17 @@ public final class Communicator {
     /// Waits for every rank without spinning: for ranks that idle while rank 0 validates, so that
     /// rank 0 can use the whole node. Sleeps `firstNap` seconds, then checks every
     /// `Tuning.validationPollMicroseconds`, calling `waiting` (if given) between checks.
-    public func barrierSleeping(firstNap: Double, waiting: (() -> Void)? = nil) throws {
+    /// `abandonOnSignal`: give up as `waitAll` does (rank 0, whom the others are already waiting for).
+    public func barrierSleeping(firstNap: Double, abandonOnSignal: Bool = false, waiting: (() -> Void)? = nil) throws {
         var request: UnsafeMutableRawPointer?
         try Self.check(CMPIShim_ibarrier(comm, &request), "MPI_Ibarrier")
         var done: Int32 = 0
         if firstNap > 0 { usleep(UInt32(min(firstNap, Tuning.longestNapSeconds) * 1e6)) }
+        var watch = SignalWatch()
         while true {
             try Self.check(CMPIShim_test(&request, &done), "MPI_Test")
             if done != 0 { return }
+            if abandonOnSignal { try watch.check(CMPIShim_wtime()) }
             waiting?()
             usleep(Tuning.validationPollMicroseconds)
         }
@@ -170,6 +182,17 @@ public final class Communicator {
         let rank = source.map { Int32($0) } ?? CMPIShim_any_source()
         try Self.check(values.withUnsafeMutableBufferPointer { CMPIShim_recv_int64(comm, $0.baseAddress, Int32(count), rank, tag, &from) }, "MPI_Recv")
         return (values, Int(from))
+    }
+
+    /// Receives as `receive` does, but polls until the message is there, giving up as `waitAll` does.
+    public func receivePolling(_ count: Int, from source: Int, tag: Int32) throws -> [Int64] {
+        var waiting: Int32 = 0, from: Int32 = 0, watch = SignalWatch()
+        while true {
+            try Self.check(CMPIShim_iprobe(comm, Int32(source), tag, &waiting, &from), "MPI_Iprobe")
+            if waiting != 0 { return try receive(count, from: source, tag: tag).values }
+            try watch.check(CMPIShim_wtime())
+            usleep(Tuning.napMicroseconds)
+        }
     }
 
     /// The rank whose message with `tag` is waiting, if one is (does not wait).
@@ -239,5 +262,18 @@ extension Communicator {
         do { result = try body() } catch { failure = error }
         try failTogether(failure)
         return result!
+    }
+}
+
+/// Within one wait: throws AbandonedWait once a SIGTERM or SIGINT has been pending for
+/// `Tuning.abandonWaitSeconds` of it.
+struct SignalWatch {
+    private var seen: Double?
+
+    mutating func check(_ now: Double) throws {
+        let signal = StopSignal.pending
+        guard signal == SIGTERM || signal == SIGINT else { return }
+        if let seen, now - seen > Tuning.abandonWaitSeconds { throw AbandonedWait(signal: signal, seconds: Tuning.abandonWaitSeconds) }
+        if seen == nil { seen = now }
     }
 }

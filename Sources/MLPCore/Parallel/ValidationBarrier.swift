@@ -11,6 +11,7 @@ public struct ValidationBarrier {
 
     /// `expected`: seconds of rank 0's last validation pass (0: none yet).
     public func wait(_ world: Communicator, expected: Double) throws {
-        try world.barrierSleeping(firstNap: world.isRoot ? 0 : Tuning.validationFirstNap * expected)
+        // Rank 0 comes last, so a long wait there means a rank is gone: it gives up after a signal.
+        try world.barrierSleeping(firstNap: world.isRoot ? 0 : Tuning.validationFirstNap * expected, abandonOnSignal: world.isRoot)
     }
 }

@@ -34,6 +34,11 @@ public struct RunRequest: Sendable {
     public var overwrite = false
     public var logJSON: String?
     public var logCSV: String?
+    /// A timeline of every rank's steps (Chrome trace JSON), and which steps it holds.
+    public var tracePath: String?
+    public var traceWindow = TraceWindow.standard
+    /// A directory for TensorBoard's event files.
+    public var tensorBoardDirectory: String?
 
     public enum Resume: Equatable, Sendable {
         case none

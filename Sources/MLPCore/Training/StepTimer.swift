@@ -1,27 +1,37 @@
-// Phase times of the training step, for --profile and `mlp bench`.
+// Phase times of the training step, for --profile and `mlp bench`, and for --trace the phases of
+// the steps its window holds.
 
-/// Adds each phase's seconds to a StepProfile: `lap` ends the phase in progress and starts the next.
+/// Adds each phase's seconds to a StepProfile: `lap` ends the phase in progress and starts the
+/// next; with a timeline, each phase is a slice of it too.
 struct StepTimer {
     private let clock: () -> Double
     private var last: Double
+    /// When the timer was made.
+    let started: Double
+    private let timeline: Timeline?
+    private let iteration: Int
 
-    init(_ clock: @escaping () -> Double) {
+    init(_ clock: @escaping () -> Double, recordingInto timeline: Timeline? = nil, iteration: Int = 0) {
         self.clock = clock
         last = clock()
+        started = last
+        self.timeline = timeline
+        self.iteration = iteration
     }
 
     /// The time since the last lap goes to `phase`.
-    mutating func lap(_ phase: WritableKeyPath<StepProfile, Double>, of profile: inout StepProfile) {
+    mutating func lap(_ phase: TracePhase, of profile: inout StepProfile) {
         let now = clock()
-        profile[keyPath: phase] += now - last
+        switch phase {
+        case .forward: profile.forward += now - last
+        case .backward: profile.backward += now - last
+        case .exchange: profile.exchange += now - last
+        case .update: profile.update += now - last
+        case .validation: profile.validation += now - last
+        case .scoring: profile.scoring += now - last
+        case .wait, .checkpoint, .stop: break
+        }
+        timeline?.add(phase, iteration: iteration, from: last, to: now)
         last = now
-    }
-
-    /// Seconds that an earlier lap counted but that belong to another phase (the allreduces that
-    /// run inside the backward pass are exchange time).
-    func move(_ seconds: Double, from: WritableKeyPath<StepProfile, Double>, to: WritableKeyPath<StepProfile, Double>,
-              of profile: inout StepProfile) {
-        profile[keyPath: from] -= seconds
-        profile[keyPath: to] += seconds
     }
 }

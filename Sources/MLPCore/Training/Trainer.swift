@@ -25,6 +25,8 @@ public final class Trainer {
     private var validationsSinceLast = 0
     /// Told of every step and validation, so that it can end a rank stuck waiting for a lost peer.
     public var watchdog: Watchdog?
+    /// `--trace`: records the steps of its window; rank 0 collects every rank's at each validation.
+    public var trace: Trace?
 
     private let step: TrainingStep
     /// Whether the first layer's decay scale is folded into the parameters (a fold point, or the end).
@@ -99,19 +101,20 @@ public final class Trainer {
             if world.isRoot { observer?.stepped(iteration: state.iteration, batchesPerEpoch: schedule.batchesPerEpoch) }
             if state.stopping.isValidationPoint(iteration) {
                 watchdog?.beat(.validation, iteration: state.iteration)
-                let start = world.wallTime()
+                var timer = StepTimer(world.wallTime, recordingInto: trace?.timeline, iteration: state.iteration)
                 try step.assembleParameters()
                 if world.isRoot {
                     do {
-                        try validate(trainingSeconds: start - lastValidationEnd, observer: observer)
+                        try validate(trainingSeconds: timer.started - lastValidationEnd, observer: observer)
                     } catch {
                         failure = error
                     }
                 }
                 // The other ranks sleep instead of spinning in the next exchange: the node's cores are rank 0's.
                 try validationBarrier.wait(world, expected: validationSeconds)
+                try trace?.collect()
+                timer.lap(.validation, of: &profile)
                 lastValidationEnd = world.wallTime()
-                profile.validation += lastValidationEnd - start
             }
             if world.isRoot { rootWantsStop = state.stopping.shouldStop(after: iteration) }
             if configuration.checkReplicasEvery > 0 && state.iteration % configuration.checkReplicasEvery == 0 {
@@ -119,14 +122,16 @@ public final class Trainer {
             }
         }
         watchdog?.beat(.finishing, iteration: state.iteration)
+        var stop = StepTimer(world.wallTime, recordingInto: stopReason == .signal ? trace?.timeline : nil, iteration: state.iteration)
         settle()
         try step.assembleParameters()
         if stopReason == .epochs && rootWantsStop { stopReason = .patience }
         if let failure { throw failure }  // rank 0 failed in its last validation, after the last exchange
         // The state after the last update, unless the last validation saved exactly that.
         if stopReason == .signal || validationsSinceLast > 0, world.isRoot, let checkpoints {
-            try checkpoints.write(checkpoint().encoded(), to: Self.lastCheckpoint, what: "the checkpoint")
+            try writeCheckpoint(checkpoint().encoded(), to: Self.lastCheckpoint, in: checkpoints)
         }
+        stop.lap(.stop, of: &profile)
         return summary(stopReason)
     }
 
@@ -141,7 +146,8 @@ public final class Trainer {
     /// update (a signal's stop waits for the next fold point, so that the checkpoint holds W₀).
     public func step(rootWantsStop: Bool = false, failure: Error? = nil) throws -> StepOutcome {
         let iteration = state.iteration
-        var timer = StepTimer(world.wallTime)
+        let timeline = trace.flatMap { $0.timeline.records(iteration) ? $0.timeline : nil }
+        var timer = StepTimer(world.wallTime, recordingInto: timeline, iteration: iteration)
         watchdog?.beat(.training, iteration: iteration)
         let mine = ControlBlock(stop: rootWantsStop, signal: StopSignal.pending,
                                 exitCode: failure.map { ($0 as? UserFacingError)?.exitCode ?? 1 } ?? 0,
@@ -150,14 +156,15 @@ public final class Trainer {
         // ---- this rank's share of the global minibatch: forward, backward ----
         let batch = schedule.minibatch(iteration)                            // images (B, 784), labels (B)
         try step.forward(batch, control: mine)
-        timer.lap(\.forward, of: &profile)
+        timer.lap(.forward, of: &profile)
         try step.backward()                                                 // the exchange starts here
-        timer.lap(\.backward, of: &profile)
+        timer.lap(.backward, of: &profile)
 
         // ---- the step's one exchange: every rank's rows and control blocks ----
         watchdog?.beat(.exchange)
         let (control, loss) = try step.finishExchange()
-        timer.lap(\.exchange, of: &profile)
+        timer.lap(.exchange, of: &profile)
+        if let timeline, world.size > 1 { timeline.add(.wait, iteration: iteration, from: world.lastWait.start, to: world.lastWait.end) }
 
         // ---- every rank reads the same control blocks: leave together, or update together ----
         if !control.failedRanks.isEmpty { throw world.failure(control, own: failure) }
@@ -174,7 +181,7 @@ public final class Trainer {
         state.iteration += 1
         folded = false
         if isFoldPoint(state.iteration) { settle() }
-        timer.lap(\.update, of: &profile)
+        timer.lap(.update, of: &profile)
 
         // ---- bookkeeping ----
         state.lossSinceValidation += meanLoss
@@ -199,6 +206,10 @@ public final class Trainer {
     /// Forgets the time measured so far (benchmarks measure after a warm-up).
     public func resetProfile() { profile = StepProfile() }
 
+    /// Counts the steps from 0 again (a benchmark's timed steps, for its trace window), the
+    /// parameters as they are.
+    public func restartCount() { state.iteration = 0 }
+
     public static let lastCheckpoint = "last.safetensors"
     public static let bestCheckpoint = "best.safetensors"
 
@@ -213,7 +224,7 @@ public final class Trainer {
     }
 
     /// η for the update after `iteration` updates.
-    private func rate(at iteration: Int) -> Double {
+    public func rate(at iteration: Int) -> Double {
         configuration.sgd.rate(at: iteration, batchSize: configuration.batchSize, batchesPerEpoch: schedule.batchesPerEpoch)
     }
 
@@ -227,16 +238,16 @@ public final class Trainer {
     private func validate(trainingSeconds: Double, observer: TrainingObserver?) throws {
         let iteration = state.iteration - 1
         evaluator.threads = validationThreads ?? 1
-        let start = world.wallTime()
+        var timer = StepTimer(world.wallTime, recordingInto: trace?.timeline, iteration: state.iteration)
         let validationError = evaluator.errorRate(parameters, on: scored.validation)
-        validationSeconds = world.wallTime() - start
+        validationSeconds = world.wallTime() - timer.started
         let improved = state.stopping.recordValidation(validationError, at: iteration)
         var testError: Double?
         if improved {
             testError = evaluator.errorRate(parameters, on: scored.test)
             state.stopping.recordTest(testError!)
         }
-        profile.scoring += world.wallTime() - start
+        timer.lap(.scoring, of: &profile)
         let record = ValidationRecord(
             epoch: schedule.epoch(of: iteration) + 1, iteration: state.iteration,
             batchesPerEpoch: schedule.batchesPerEpoch,
@@ -246,6 +257,7 @@ public final class Trainer {
             samplesPerSecond: Double(state.stepsSinceValidation * configuration.batchSize) / max(trainingSeconds, 1e-9))
         state.lossSinceValidation = 0
         state.stepsSinceValidation = 0
+        trace?.timeline.count(TraceCounter(time: world.wallTime(), samplesPerSecond: record.samplesPerSecond, trainLoss: record.trainLoss))
         try observer?.validated(record)
         guard parameters.flat.allSatisfy(\.isFinite) else {
             throw diverged(at: iteration, what: "parameters", reportedAs: state.iteration)
@@ -256,11 +268,17 @@ public final class Trainer {
             guard due || improved else { return }
             let bytes = checkpoint().encoded()
             if due {
-                try checkpoints.write(bytes, to: Self.lastCheckpoint, what: "the checkpoint")
+                try writeCheckpoint(bytes, to: Self.lastCheckpoint, in: checkpoints)
                 validationsSinceLast = 0
             }
-            if improved { try checkpoints.write(bytes, to: Self.bestCheckpoint, what: "the checkpoint") }
+            if improved { try writeCheckpoint(bytes, to: Self.bestCheckpoint, in: checkpoints) }
         }
+    }
+
+    private func writeCheckpoint(_ bytes: [UInt8], to name: String, in directory: OutputDirectory) throws {
+        var timer = StepTimer(world.wallTime, recordingInto: trace?.timeline, iteration: state.iteration)
+        try directory.write(bytes, to: name, what: "the checkpoint")
+        timer.lap(.checkpoint, of: &profile)
     }
 
     /// Rank 0's threads while it validates (the other ranks sleep meanwhile); nil: one, with the

@@ -14,6 +14,11 @@ public final class TrainingRun {
     public let checkpoints: OutputDirectory?
     public let json: LogFile?
     public let csv: LogFile?
+    public let tensorBoard: TensorBoardWriter?
+    /// `--trace`: every rank records; rank 0 writes the file when the run ends, however it ends.
+    public let trace: Trace?
+    /// Rank 0: the trace file, once written.
+    public private(set) var traceWritten: String?
     /// Rank 0: with `--resume auto` and no checkpoint yet, the run starts afresh and says so.
     public let startsAfreshWithAutomaticResume: Bool
 
@@ -21,7 +26,8 @@ public final class TrainingRun {
     /// directory and log rank 0 already opened (a sweep's configuration folder and its log), else
     /// the request's are opened.
     public init(_ request: RunRequest, world: Communicator, watchdog: Watchdog?, data loaded: MNIST? = nil,
-                checkpoints given: OutputDirectory? = nil, json givenLog: LogFile? = nil) throws {
+                checkpoints given: OutputDirectory? = nil, json givenLog: LogFile? = nil,
+                tensorBoard givenBoard: OutputDirectory? = nil) throws {
         try request.validate()
         self.request = request
         watchdog?.beat(.setup)
@@ -65,6 +71,11 @@ public final class TrainingRun {
                     try request.logCSV.map { try LogFile(path: $0, flag: "--log-csv", existing: existing) })
         }
         (json, csv) = logs
+        let isResumed = resumed != nil
+        tensorBoard = try world.together { () -> TensorBoardWriter? in
+            guard world.isRoot else { return nil }
+            return try Self.openTensorBoard(request, given: givenBoard, resumed: isResumed)
+        }
 
         // Every rank reads the data itself. A resumed run reads as many samples as the checkpoint's
         // run did, unless told otherwise; the model must fit the images and their labels.
@@ -78,7 +89,7 @@ public final class TrainingRun {
             try world.failTogether(CheckpointError.conflict(flag: "--train-limit", given: String(mnist.train.count),
                                                             stored: "\(resumed.trainSamples) training samples", path: resumePath!))
         }
-        trainer = try world.together {
+        let trainer = try world.together {
             try Trainer(configuration: configuration, data: mnist, world: world,
                         parameters: resumed?.parameters ?? ParameterSet.initialized(configuration.architecture, seed: configuration.seed),
                         state: resumed?.state)
@@ -88,11 +99,33 @@ public final class TrainingRun {
         trainer.watchdog = watchdog
         // While rank 0 validates, the other ranks on its node sleep: it may use their cores too.
         trainer.validationThreads = BLAS.scoringThreads()
+        trace = try request.tracePath.map {
+            try Trace(path: $0, window: request.traceWindow, world: world, validationEvery: trainer.state.stopping.validationFrequency)
+        }
+        trainer.trace = trace
+        self.trainer = trainer
     }
 
-    /// Trains to the end, an agreed stop or a failure.
+    /// Trains to the end, an agreed stop or a failure. With `--trace`, rank 0 then writes the
+    /// trace: every rank's slices after a run that ended together, and after a failure what it
+    /// has (the others' up to the last validation), saying so in the file.
     public func run(observer: TrainingObserver?) throws -> TrainingSummary {
-        try trainer.run(observer: trainer.world.isRoot ? observer : nil)
+        let world = trainer.world
+        let summary: TrainingSummary
+        do {
+            summary = try trainer.run(observer: world.isRoot ? observer : nil)
+        } catch {
+            if world.isRoot, let trace {
+                let note = "the run failed (\(error)); the other ranks' slices since the last validation are missing"
+                traceWritten = try? trace.write(note: note)
+            }
+            throw error
+        }
+        if let trace {
+            try trace.collect()
+            if world.isRoot { traceWritten = try trace.write() }
+        }
+        return summary
     }
 
     /// Every rank's time per phase, on every rank (a collective).
@@ -131,6 +164,16 @@ public final class TrainingRun {
             }
             return nil
         }
+    }
+
+    /// Rank 0: `--tensorboard`'s writer. A fresh run refuses a directory holding an earlier run's
+    /// event files, whose curves would mix with its own.
+    private static func openTensorBoard(_ request: RunRequest, given: OutputDirectory?, resumed: Bool) throws -> TensorBoardWriter? {
+        guard let board = try given ?? request.tensorBoardDirectory.map({ try OutputDirectory($0, flag: "--tensorboard") }) else { return nil }
+        if !resumed && !request.overwrite, let earlier = board.names(startingWith: TensorBoardWriter.filePrefix).first {
+            throw ConfigurationError("--tensorboard \(board.path) holds \(earlier) from an earlier run, whose curves would mix with this run's. Continue that run with --resume auto, choose another directory, or pass --overwrite to add to it anyway.")
+        }
+        return try TensorBoardWriter(in: board)
     }
 
     /// A log may not be one of the checkpoint directory's own files (a checkpoint's rename would
