@@ -50,10 +50,10 @@ struct Plot: ParsableCommand {
     private func plotTrace(_ file: String) throws {
         let events = try TraceEvents.read(file)
         let span = window.flatMap(milliseconds).map { ($0.lowerBound * 1000)...($0.upperBound * 1000) } ?? events.standardWindow
-        let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         let path = target.output ?? "trace.svg"
-        try write(TracePlot.svg(events, window: span, title: name), to: path)
-        note("wrote \(path) (\(events.ranks.count) rank\(events.ranks.count == 1 ? "" : "s"), \(events.ranks.values.map(\.count).reduce(0, +)) slices)")
+        let ranks = events.ranks.count
+        try write(TracePlot.svg(events, window: span, title: "\(file): \(ranks) rank\(ranks == 1 ? "" : "s")"), to: path)
+        note("wrote \(path) (\(ranks) rank\(ranks == 1 ? "" : "s"), \(events.ranks.values.map(\.count).reduce(0, +)) slices)")
     }
 
     private func milliseconds(_ text: String) -> ClosedRange<Double>? {

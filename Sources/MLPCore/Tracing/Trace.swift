@@ -78,7 +78,7 @@ public final class Trace {
         let originNs = Int64((origin * 1e9).rounded())
         for rank in 0..<collected.count {
             let label = "rank \(rank) (\(hosts.indices.contains(rank) ? hosts[rank] : "?"))"
-            events.append(#"{"ph":"M","name":"process_name","pid":\#(rank),"tid":0,"ts":0,"args":{"name":"\#(Self.escaped(label))"}}"#)
+            events.append(#"{"ph":"M","name":"process_name","pid":\#(rank),"tid":0,"ts":0,"args":{"name":\#(SafeTensorsFile.jsonString(label))}}"#)
             events.append(#"{"ph":"M","name":"process_sort_index","pid":\#(rank),"tid":0,"ts":0,"args":{"sort_index":\#(rank)}}"#)
             events.append(#"{"ph":"M","name":"thread_name","pid":\#(rank),"tid":0,"ts":0,"args":{"name":"training"}}"#)
             let shift = Int64(((offsets.indices.contains(rank) ? offsets[rank] : 0) * 1e9).rounded()) - originNs
@@ -100,7 +100,7 @@ public final class Trace {
             #""clock_uncertainty_us":[\#(uncertainties.map { Self.number($0 * 1e6) }.joined(separator: ","))]"#,
             #""slices_dropped_on_rank_0":\#(timeline.dropped)"#,
         ]
-        if let note { other.append(#""note":"\#(Self.escaped(note))""#) }
+        if let note { other.append(#""note":\#(SafeTensorsFile.jsonString(note))"#) }
         return "{\"traceEvents\":[\n" + events.joined(separator: ",\n") + "\n],\n\"displayTimeUnit\":\"ms\",\n\"otherData\":{"
             + other.joined(separator: ",") + "}}\n"
     }
@@ -158,19 +158,6 @@ public final class Trace {
     }
 
     static func number(_ x: Double) -> String { x.isFinite ? String(format: "%.6g", x) : "null" }
-
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }
 
 extension TracePhase {
