@@ -7,11 +7,13 @@ import TestSupport
 import Testing
 
 enum Readme {
-    /// The commands of every ```sh block, continuation lines joined, comments and blank lines dropped.
-    static func commands(_ text: String) -> [String] {
+    /// The commands of every block fenced ```sh (or `fence`), continuation lines joined, comments
+    /// and blank lines dropped. (The Slurm section's block, ```sh slurm, needs a cluster: the Slurm
+    /// tests run it.)
+    static func commands(_ text: String, fence: String = "```sh") -> [String] {
         var commands: [String] = [], inBlock = false, pending = ""
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("```") { inBlock = line == "```sh"; continue }
+            if line.hasPrefix("```") { inBlock = line == fence; continue }
             guard inBlock else { continue }
             var code = String(line)
             if let hash = code.range(of: "  # ") { code = String(code[..<hash.lowerBound]) }

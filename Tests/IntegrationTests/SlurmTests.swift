@@ -36,8 +36,8 @@ final class SlurmCluster {
     }
 
     /// A Slurm command against this cluster.
-    func run(_ command: [String], environment extra: [String: String] = [:]) throws -> RunResult {
-        try Launcher.run(command, timeout: 60, environment: environment.merging(extra) { $1 })
+    func run(_ command: [String], environment extra: [String: String] = [:], directory: String? = nil) throws -> RunResult {
+        try Launcher.run(command, timeout: 60, environment: environment.merging(extra) { $1 }, directory: directory)
     }
 
     /// Submits the batch script with `sbatchFlags`, training with `trainFlags` in `runDirectory`,
@@ -90,6 +90,9 @@ extension Integration {
         let quick = ["--data", Launcher.data, "--train-limit", "2000", "--eval-limit", "1000", "--epochs", "5", "--seed", "7"]
         /// 40 epochs of 250 steps: long enough to be stopped after its first validation.
         let longer = ["--data", Launcher.data, "--train-limit", "5000", "--eval-limit", "1000", "--epochs", "40", "--seed", "7"]
+        /// 300 epochs of one step, each followed by a validation and test pass over 10,000 images:
+        /// almost all of the job's time is validation, so a signal lands in one.
+        let validating = ["--data", Launcher.data, "--train-limit", "20", "--epochs", "300", "--seed", "7"]
 
         /// `flags` straight through under mpirun, never stopped: the bits a job must end with.
         func reference(_ flags: [String], ranks: Int = 2, in directory: String) throws -> Checkpoint {
@@ -144,15 +147,16 @@ extension Integration {
             }
         }
 
-        /// `scancel --signal=USR1 --batch` mid-run: a checkpoint, a requeue, a second run that
-        /// resumes, and the bits of a job never stopped; the log shows the two runs back to back.
+        /// `scancel --signal=USR1 --batch` mid-run, while rank 0 validates: a checkpoint, a requeue,
+        /// a second run that resumes, and the bits of a job never stopped; the log shows the two
+        /// runs back to back.
         @Test func signalledJobRequeuesAndEndsWithTheSameBits() throws {
             let cluster = try SlurmCluster(), s = cluster.scratch
             let run = s.file("run"), output = s.file("job.out")
-            let id = try cluster.submit(["--ntasks=2"], runDirectory: run, output: output, trainFlags: longer)
+            let id = try cluster.submit(["--ntasks=2"], runDirectory: run, output: output, trainFlags: validating)
             waitForValidations(run + "/log.jsonl", 1, timeout: 120)
             #expect(try cluster.run(["scancel", "--signal=USR1", "--batch", id]).status == 0)
-            let expected = try reference(longer, in: s.directory("reference"))   // while the job waits to run again
+            let expected = try reference(validating, in: s.directory("reference"))   // while the job waits to run again
             let end = try cluster.waitForEnd(id, timeout: 240)
             let printed = read(output)
             #expect(end["JobState"] == "COMPLETED" && end["Restarts"] == "1", "\(end) \(printed)")
@@ -252,6 +256,43 @@ extension Integration {
                 let flags = Array(longer.dropLast(2)) + ["--seed", seeds[task]!]
                 try expectSameBest(s.file("runs/\(task)"), as: try reference(flags, ranks: 1, in: s.directory("reference\(task)")), "array task \(task)")
             }
+        }
+
+        /// The README's "On a Slurm cluster" commands as written, in a directory that looks like
+        /// the repository (the script's default binary and data): submitted, watched, stopped and
+        /// requeued, then cancelled with a checkpoint. The test waits before each command for what
+        /// the reader would wait for.
+        @Test func readmeCommandsWork() throws {
+            let cluster = try SlurmCluster()
+            let s = Scratch().linkRepository()
+            let readme = try String(contentsOfFile: Launcher.repository + "/README.md", encoding: .utf8)
+            let commands = Readme.commands(readme, fence: "```sh slurm")
+            let expected = ["mkdir -p runs/slurm", "job=$(sbatch --parsable Scripts/slurm/train.sbatch", "squeue -j $job",
+                            "tail -n 2 runs/slurm/mlp-$job.out", "scancel --signal=USR1 --batch $job", "scancel $job"]
+            try #require(commands.count == expected.count && zip(commands, expected).allSatisfy { $0.hasPrefix($1) },
+                         "the README's Slurm commands changed; this test waits for what each one needs: \(commands)")
+            var job = ""
+            let output = { (try? String(contentsOfFile: s.file("runs/slurm/mlp-\(job).out"), encoding: .utf8)) ?? "" }
+            for command in commands {
+                var line = command.replacingOccurrences(of: "$job", with: job)
+                if line.hasPrefix("job=$(") { line = String(line.dropFirst(6).dropLast()) }
+                if line.hasPrefix("tail") { waitFor("an epoch in job \(job)'s output", timeout: 120) { output().contains("epoch 1,") } }
+                if line == "scancel \(job)" {
+                    try cluster.waitFor(job, state: "RUNNING", restarts: 1, timeout: 120)
+                    waitFor("job \(job)'s second run to resume", timeout: 120) { output().contains("resumed ") }
+                }
+                let result = try cluster.run(["sh", "-c", line], directory: s.path)
+                #expect(result.status == 0, "README command failed: \(line)\n\(result.output)")
+                if command.hasPrefix("job=$(") { job = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if line.hasPrefix("squeue") { #expect(result.stdout.contains(" \(job) "), "\(result.stdout)") }
+            }
+            let end = try cluster.waitForEnd(job, timeout: 120)
+            #expect(end["JobState"] == "CANCELLED" && end["Restarts"] == "1", "\(end) \(output())")
+            #expect(output().contains("[job \(job), run 2]: cancelled"), "\(output())")
+            let (starts, dones) = runs(s.file("runs/slurm/mlp/log.jsonl"))
+            #expect(starts.count == 2 && dones.count == 2 && dones.allSatisfy { $0["stop_reason"] as? String == "signal" }, "\(dones)")
+            let last = try Checkpoint.load(s.file("runs/slurm/mlp/last.safetensors"))
+            #expect(last.state.iteration == dones.last?["iterations"] as? Int, "the cancelled run's checkpoint is its last iteration")
         }
     }
 }
