@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite: installs what is missing, builds in release mode and runs every test (unit tests,
 # and integration tests that launch the built mlp under real mpirun). CI runs exactly this.
-# The run is bounded: past MLP_TEST_MINUTES (default 20; a green run takes about 5) it is killed
+# The run is bounded: past MLP_TEST_MINUTES (default 20; a green run takes about 11 here, 4 of them the Slurm tests) it is killed
 # with a message, so a hang fails in minutes instead of running out CI's clock. Every launched
 # command has its own, shorter limit that names the test (Tests/IntegrationTests/Launcher.swift).
 set -euo pipefail
