@@ -33,14 +33,7 @@ public final class TrainingRun {
         watchdog?.beat(.setup)
 
         // Rank 0 opens and locks the checkpoint directory, and decides where the run starts.
-        let directory = try world.together { () -> OutputDirectory? in
-            guard world.isRoot else { return nil }
-            if let given { return given }
-            guard let path = request.checkpointDirectory else { return nil }
-            let directory = try OutputDirectory(path, flag: "--checkpoint-dir")
-            try directory.lock(by: "trainer")
-            return directory
-        }
+        let directory = try world.together { world.isRoot ? try given ?? Self.openCheckpointDirectory(request) : nil }
         checkpoints = directory
         var resumePathBytes = try world.together { try world.isRoot ? Array((Self.resumeFile(request, directory) ?? "").utf8) : [] }
         try world.broadcast(&resumePathBytes, from: 0)   // every rank names the same file in messages
@@ -59,22 +52,11 @@ public final class TrainingRun {
             return c
         }
 
-        // Rank 0's logs: a resumed run appends to them; a fresh one refuses to bury an earlier run's.
-        let existing: LogFile.Existing = resumed != nil ? .append : .refuse
-        let logs = try world.together { () -> (LogFile?, LogFile?) in
-            guard world.isRoot else { return (nil, nil) }
-            if let givenLog { return (givenLog, nil) }
-            for (flag, path) in [("--log-json", request.logJSON), ("--log-csv", request.logCSV)] {
-                if let path, let directory { try Self.refuseCollision(flag, path, with: directory) }
-            }
-            return (try request.logJSON.map { try LogFile(path: $0, flag: "--log-json", existing: existing) },
-                    try request.logCSV.map { try LogFile(path: $0, flag: "--log-csv", existing: existing) })
-        }
-        (json, csv) = logs
+        // Rank 0's logs and event files: a resumed run appends to them; a fresh one refuses to bury an earlier run's.
         let isResumed = resumed != nil
-        tensorBoard = try world.together { () -> TensorBoardWriter? in
-            guard world.isRoot else { return nil }
-            return try Self.openTensorBoard(request, given: givenBoard, resumed: isResumed)
+        (json, csv, tensorBoard) = try world.together {
+            world.isRoot ? try Self.openLogs(request, checkpoints: directory, json: givenLog, tensorBoard: givenBoard, resumed: isResumed)
+                         : (nil, nil, nil)
         }
 
         // Every rank reads the data itself. A resumed run reads as many samples as the checkpoint's
@@ -164,6 +146,28 @@ public final class TrainingRun {
             }
             return nil
         }
+    }
+
+    /// Rank 0: `--checkpoint-dir`, made and locked.
+    private static func openCheckpointDirectory(_ request: RunRequest) throws -> OutputDirectory? {
+        guard let path = request.checkpointDirectory else { return nil }
+        let directory = try OutputDirectory(path, flag: "--checkpoint-dir")
+        try directory.lock(by: "trainer")
+        return directory
+    }
+
+    /// Rank 0: the JSON and CSV logs (or the one a sweep opened) and the TensorBoard writer.
+    private static func openLogs(_ request: RunRequest, checkpoints: OutputDirectory?, json given: LogFile?,
+                                 tensorBoard givenBoard: OutputDirectory?, resumed: Bool) throws -> (LogFile?, LogFile?, TensorBoardWriter?) {
+        if let given { return (given, nil, try openTensorBoard(request, given: givenBoard, resumed: resumed)) }
+        for (flag, path) in [("--log-json", request.logJSON), ("--log-csv", request.logCSV)] {
+            if let path, let checkpoints { try refuseCollision(flag, path, with: checkpoints) }
+        }
+        let existing: LogFile.Existing = resumed ? .append : .refuse
+        let json = try request.logJSON.map { try LogFile(path: $0, flag: "--log-json", existing: existing) }
+        let csv = try request.logCSV.map { try LogFile(path: $0, flag: "--log-csv", existing: existing) }
+        // Last: a refused log leaves no event file behind to refuse the next run.
+        return (json, csv, try openTensorBoard(request, given: givenBoard, resumed: resumed))
     }
 
     /// Rank 0: `--tensorboard`'s writer. A fresh run refuses a directory holding an earlier run's
