@@ -26,10 +26,13 @@ public enum Tuning {
     public static let longestNapSeconds = 10.0
     /// Then they check every this many microseconds.
     public static let validationPollMicroseconds: UInt32 = 100
-    /// A rank waiting for the step's exchange polls for this long, then naps this many microseconds
-    /// between polls, so that a long wait gives the core away (a busy process beside the job, more
-    /// ranks than cores) while a normal step's short wait stays a spin.
+    /// A rank waiting for the step's exchange polls for this long; then it yields the core between
+    /// polls (to another rank on it, or a busy process beside the job), and after `yieldSeconds`
+    /// naps `napMicroseconds` between polls. A normal step's short wait stays a spin. Yielding, not
+    /// napping, first: a nap under load lost the core for a time slice (2 ranks beside a busy
+    /// process: 5.6 s and 16.7 s against 3.4 and 3.0 for 3 epochs; docs/performance.md).
     public static let spinSeconds = 200e-6
+    public static let yieldSeconds = 10e-3
     public static let napMicroseconds: UInt32 = 20
     /// How long a rank waits for the others after a SIGTERM or SIGINT before it gives up: under
     /// mpirun they mean a rank died (or the job is being killed), and the SIGKILL follows 1 s later.

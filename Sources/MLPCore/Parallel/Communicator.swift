@@ -114,9 +114,10 @@ public final class Communicator {
     /// When the last `waitAll` began and ended (a trace draws the wait inside the exchange).
     public private(set) var lastWait = (start: 0.0, end: 0.0)
 
-    /// Polls (MPI_Test) for `Tuning.spinSeconds`, then naps between polls: a rank that waits long
-    /// (a core shared with another process, more ranks than cores) gives its core to whoever needs
-    /// it, while the short waits of a normal step cost no more than a spin.
+    /// Polls (MPI_Test) for `Tuning.spinSeconds`, then yields between polls, then naps: a rank that
+    /// waits long (a core shared with another process, more ranks than cores) lets whoever needs
+    /// the core run without losing its own turn, while the short waits of a normal step cost no
+    /// more than a spin.
     public func waitAll(_ requests: UnsafeMutablePointer<UnsafeMutableRawPointer?>, count: Int) throws {
         guard count > 0 else { return }
         let start = CMPIShim_wtime()
@@ -130,7 +131,7 @@ public final class Communicator {
                 let now = CMPIShim_wtime()
                 if now - start > Tuning.spinSeconds {
                     try watch.check(now)
-                    usleep(Tuning.napMicroseconds)
+                    if now - start < Tuning.yieldSeconds { sched_yield() } else { usleep(Tuning.napMicroseconds) }
                 }
             }
         }
