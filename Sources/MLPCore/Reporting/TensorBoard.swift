@@ -17,7 +17,7 @@ public final class TensorBoardWriter {
         self.directory = directory
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
-        let hostName = String(cString: host).filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
+        let hostName = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
         let stem = Self.filePrefix + "\(Int(Date().timeIntervalSince1970)).\(hostName.isEmpty ? "host" : hostName).\(getpid())"
         var name = stem + ".mlp", n = 1
         while directory.holdsFile(name) { n += 1; name = stem + ".\(n).mlp" }   // two runs in one second
