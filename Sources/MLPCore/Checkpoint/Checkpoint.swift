@@ -271,15 +271,7 @@ public struct Checkpoint {
         defer { close(file.descriptor) }
         var bytes: [UInt8] = []
         func read(upTo end: Int) throws {
-            let start = bytes.count
-            bytes += [UInt8](repeating: 0, count: end - start)
-            var filled = start
-            while filled < end {
-                let n = bytes.withUnsafeMutableBytes { Glibc.read(file.descriptor, $0.baseAddress! + filled, end - filled) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw CheckpointError.unreadable(path, reason: n == 0 ? "it shrank while being read" : String(cString: strerror(errno))) }
-                filled += n
-            }
+            if let reason = InputFile.read(file.descriptor, into: &bytes, upTo: end) { throw CheckpointError.unreadable(path, reason: reason) }
         }
         // The header first: its length and tensor table must fit the file before the body is read
         // (a huge or sparse file that is not a checkpoint costs 8 bytes and a header, not its size).

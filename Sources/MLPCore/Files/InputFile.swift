@@ -43,6 +43,20 @@ public enum InputFile {
         return .success((fd, Int(info.st_size)))
     }
 
+    /// Reads from `descriptor` onto the end of `bytes` until it holds `end` bytes. Returns why it
+    /// could not (the file shrank, or strerror's words), or nil.
+    public static func read(_ descriptor: Int32, into bytes: inout [UInt8], upTo end: Int) -> String? {
+        var filled = bytes.count
+        bytes += [UInt8](repeating: 0, count: max(0, end - filled))
+        while filled < end {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, end - filled) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return n == 0 ? "it shrank while being read" : String(cString: strerror(errno)) }
+            filled += n
+        }
+        return nil
+    }
+
     /// Bytes of physical memory on this machine (0 if unknown).
     public static var physicalMemory: Int {
         max(0, sysconf(Int32(_SC_PHYS_PAGES))) * max(0, sysconf(Int32(_SC_PAGESIZE)))

@@ -31,14 +31,8 @@ public struct TraceEvents {
         guard size <= largestFile else {
             throw ConfigurationError("--trace \(path): \(size) bytes, more than the \(largestFile) a trace may have. Record fewer steps (--trace-steps).")
         }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ConfigurationError("--trace \(path): the file ended early or could not be read.") }
-            done += n
-        }
+        var bytes: [UInt8] = []
+        if let reason = InputFile.read(fd, into: &bytes, upTo: size) { throw ConfigurationError("--trace \(path): cannot be read (\(reason)).") }
         let root = try? JSONSerialization.jsonObject(with: Data(bytes))
         guard let events = (root as? [String: Any])?["traceEvents"] as? [Any] ?? root as? [Any] else {
             throw ConfigurationError("--trace \(path): not trace-event JSON (an object with \"traceEvents\", or an array of events). Name a file written by `mlp train --trace`.")
