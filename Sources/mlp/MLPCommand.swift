@@ -67,7 +67,7 @@ enum Failure {
         }
         let prefix = (world?.size ?? 1) > 1 ? "mlp: error (rank \(world!.rank)): " : "mlp: error: "
         writeStandardError(prefix + error.description + "\n")
-        if error is CommunicationError || error is AbandonedWait, let world {
+        if error is EndsTheJob, let world {
             world.abort(exitCode: error.exitCode)
         }
     }
