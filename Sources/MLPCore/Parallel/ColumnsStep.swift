@@ -99,10 +99,12 @@ final class ColumnsStep: TrainingStep {
     /// Every block and control block; then, on every rank, the whole minibatch's logits, softmax
     /// delta and loss (small: B × 10).
     func finishExchange() throws -> (control: AgreedControl, loss: Double) {
-        var agreed = AgreedControl(blocks: [ownControl])
+        var agreed = AgreedControl()
         if world.size > 1 {
             try world.waitAll(requests.base, count: 2)
-            agreed = AgreedControl(blocks: (0..<world.size).map { ControlBlock(decoding: controls.base + $0 * ControlBlock.count) })
+            for rank in 0..<world.size { agreed.add(ControlBlock(decoding: controls.base + rank * ControlBlock.count)) }
+        } else {
+            agreed.add(ownControl)
         }
         let h = Matrix(hidden.base, rows: batchSize, columns: width)                 // (B, H)
         for block in allUnits {

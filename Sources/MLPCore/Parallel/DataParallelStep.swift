@@ -210,6 +210,8 @@ final class RowExchange {
 
     func finish() throws -> AgreedControl {
         try world.waitAll(request.base, count: world.size > 1 ? 1 : 0)
-        return AgreedControl(blocks: shards.map { ControlBlock(decoding: rows.control(row: $0.start)) })
+        var agreed = AgreedControl()
+        for shard in shards { agreed.add(ControlBlock(decoding: rows.control(row: shard.start))) }
+        return agreed
     }
 }

@@ -1,6 +1,6 @@
 // What every rank must learn at the same step: that rank 0's early stopping says stop, that a
 // signal arrived, that some rank failed, and how long rank 0's last validation pass took. Each rank's block travels with the step's one exchange
-// (four floats per rank, gathered), so every rank reads the same blocks and leaves, or goes on,
+// (five floats per rank, gathered), so every rank reads the same blocks and leaves, or goes on,
 // together: no extra message, and no rank can miss it.
 
 /// One rank's facts for this step.
@@ -33,18 +33,31 @@ public struct ControlBlock: Equatable, Sendable {
     }
 }
 
-/// Every rank's block, in rank order: the same on every rank after the exchange.
+/// What every rank's blocks, read in rank order, say together: the same on every rank after the
+/// exchange. Read once per step, so it keeps the facts, not the blocks (no array made per step).
 public struct AgreedControl: Equatable, Sendable {
-    public let blocks: [ControlBlock]
-
     /// Rank 0's early stopping asked to stop.
-    public var stop: Bool { blocks[0].stop }
+    public private(set) var stop = false
     /// The signal some rank received (the lowest rank's), or 0.
-    public var signal: Int32 { blocks.first { $0.signal != 0 }?.signal ?? 0 }
-    /// The ranks that failed, in order.
-    public var failedRanks: [Int] { blocks.indices.filter { blocks[$0].exitCode != 0 } }
+    public private(set) var signal: Int32 = 0
+    /// The ranks that failed, in order (empty, and never allocated, in a normal step).
+    public private(set) var failedRanks: [Int] = []
     /// How long rank 0's last validation pass took (seconds).
-    public var validationSeconds: Double { Double(blocks[0].validationSeconds) }
+    public private(set) var validationSeconds = 0.0
     /// The largest exit status of the failed ranks.
-    public var exitCode: Int32 { blocks.map(\.exitCode).max() ?? 0 }
+    public private(set) var exitCode: Int32 = 0
+    /// Blocks added so far: the next one is this rank's.
+    private var ranks = 0
+
+    public init() {}
+
+    /// Adds the next rank's block (rank 0's first).
+    public mutating func add(_ block: ControlBlock) {
+        let rank = ranks
+        ranks += 1
+        if rank == 0 { (stop, validationSeconds) = (block.stop, Double(block.validationSeconds)) }
+        if signal == 0 { signal = block.signal }
+        if block.exitCode != 0 { failedRanks.append(rank) }
+        exitCode = max(exitCode, block.exitCode)
+    }
 }
