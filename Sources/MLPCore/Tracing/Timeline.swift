@@ -15,14 +15,6 @@ public enum TracePhase: Int, CaseIterable, Sendable {
         default: String(describing: self)
         }
     }
-
-    /// The `--profile` field whose time this phase is (nil: counted inside another phase).
-    public var profileField: String? {
-        switch self {
-        case .forward, .backward, .exchange, .update, .validation, .scoring: String(describing: self)
-        case .wait, .checkpoint, .stop: nil
-        }
-    }
 }
 
 /// One slice of a rank's time: a phase from `start` to `end` (MPI_Wtime seconds, this rank's clock).
@@ -75,7 +67,6 @@ public struct TraceWindow: Equatable, Sendable {
 /// One rank's recorded slices, in a buffer made once.
 public final class Timeline {
     public let window: TraceWindow
-    public let rank: Int
     private let validationEvery: Int
     private let slices: UnsafeMutableBufferPointer<TraceSlice>
     public private(set) var count = 0
@@ -84,9 +75,8 @@ public final class Timeline {
     /// Rank 0: the validations' figures.
     public private(set) var counters: [TraceCounter] = []
 
-    public init(window: TraceWindow, rank: Int, validationEvery: Int) {
+    public init(window: TraceWindow, validationEvery: Int) {
         self.window = window
-        self.rank = rank
         self.validationEvery = max(1, validationEvery)
         slices = .allocate(capacity: TraceWindow.capacity)
     }
@@ -114,7 +104,10 @@ public final class Timeline {
         var values: [Int64] = []
         values.reserveCapacity((count - from) * 4)
         for s in slices[from..<count] {
-            values += [Int64(s.phase.rawValue), Int64(s.iteration), Int64((s.start * 1e9).rounded()), Int64((s.end * 1e9).rounded())]
+            values.append(Int64(s.phase.rawValue))
+            values.append(Int64(s.iteration))
+            values.append(Int64((s.start * 1e9).rounded()))
+            values.append(Int64((s.end * 1e9).rounded()))
         }
         return values
     }

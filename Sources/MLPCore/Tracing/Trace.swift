@@ -38,7 +38,7 @@ public final class Trace {
             let parent = (path as NSString).deletingLastPathComponent
             return try OutputDirectory(parent.isEmpty ? "." : parent, flag: "--trace")
         }
-        timeline = Timeline(window: window, rank: world.rank, validationEvery: validationEvery)
+        timeline = Timeline(window: window, validationEvery: validationEvery)
         (offsets, uncertainties) = try Self.measureClocks(world)
         hosts = try Self.gatherNames(world)
         collected = Array(repeating: [], count: world.size)

@@ -4,16 +4,16 @@
 /// Adds each phase's seconds to a StepProfile: `lap` ends the phase in progress and starts the
 /// next; with a timeline, each phase is a slice of it too.
 struct StepTimer {
-    private let clock: () -> Double
+    private let world: Communicator   // whose clock (MPI_Wtime) the trace's slices are on
     private var last: Double
     /// When the timer was made.
     let started: Double
     private let timeline: Timeline?
     private let iteration: Int
 
-    init(_ clock: @escaping () -> Double, recordingInto timeline: Timeline? = nil, iteration: Int = 0) {
-        self.clock = clock
-        last = clock()
+    init(_ world: Communicator, recordingInto timeline: Timeline? = nil, iteration: Int = 0) {
+        self.world = world
+        last = world.wallTime()
         started = last
         self.timeline = timeline
         self.iteration = iteration
@@ -21,7 +21,7 @@ struct StepTimer {
 
     /// The time since the last lap goes to `phase`.
     mutating func lap(_ phase: TracePhase, of profile: inout StepProfile) {
-        let now = clock()
+        let now = world.wallTime()
         switch phase {
         case .forward: profile.forward += now - last
         case .backward: profile.backward += now - last

@@ -101,7 +101,7 @@ public final class Trainer {
             if world.isRoot { observer?.stepped(iteration: state.iteration, batchesPerEpoch: schedule.batchesPerEpoch) }
             if state.stopping.isValidationPoint(iteration) {
                 watchdog?.beat(.validation, iteration: state.iteration)
-                var timer = StepTimer(world.wallTime, recordingInto: trace?.timeline, iteration: state.iteration)
+                var timer = StepTimer(world, recordingInto: trace?.timeline, iteration: state.iteration)
                 try step.assembleParameters()
                 if world.isRoot {
                     do {
@@ -122,7 +122,7 @@ public final class Trainer {
             }
         }
         watchdog?.beat(.finishing, iteration: state.iteration)
-        var stop = StepTimer(world.wallTime, recordingInto: stopReason == .signal ? trace?.timeline : nil, iteration: state.iteration)
+        var stop = StepTimer(world, recordingInto: stopReason == .signal ? trace?.timeline : nil, iteration: state.iteration)
         settle()
         try step.assembleParameters()
         if stopReason == .epochs && rootWantsStop { stopReason = .patience }
@@ -147,7 +147,7 @@ public final class Trainer {
     public func step(rootWantsStop: Bool = false, failure: Error? = nil) throws -> StepOutcome {
         let iteration = state.iteration
         let timeline = trace.flatMap { $0.timeline.records(iteration) ? $0.timeline : nil }
-        var timer = StepTimer(world.wallTime, recordingInto: timeline, iteration: iteration)
+        var timer = StepTimer(world, recordingInto: timeline, iteration: iteration)
         watchdog?.beat(.training, iteration: iteration)
         let mine = ControlBlock(stop: rootWantsStop, signal: StopSignal.pending,
                                 exitCode: failure.map { ($0 as? UserFacingError)?.exitCode ?? 1 } ?? 0,
@@ -238,7 +238,7 @@ public final class Trainer {
     private func validate(trainingSeconds: Double, observer: TrainingObserver?) throws {
         let iteration = state.iteration - 1
         evaluator.threads = validationThreads ?? 1
-        var timer = StepTimer(world.wallTime, recordingInto: trace?.timeline, iteration: state.iteration)
+        var timer = StepTimer(world, recordingInto: trace?.timeline, iteration: state.iteration)
         let validationError = evaluator.errorRate(parameters, on: scored.validation)
         validationSeconds = world.wallTime() - timer.started
         let improved = state.stopping.recordValidation(validationError, at: iteration)
@@ -276,7 +276,7 @@ public final class Trainer {
     }
 
     private func writeCheckpoint(_ bytes: [UInt8], to name: String, in directory: OutputDirectory) throws {
-        var timer = StepTimer(world.wallTime, recordingInto: trace?.timeline, iteration: state.iteration)
+        var timer = StepTimer(world, recordingInto: trace?.timeline, iteration: state.iteration)
         try directory.write(bytes, to: name, what: "the checkpoint")
         timer.lap(.checkpoint, of: &profile)
     }
