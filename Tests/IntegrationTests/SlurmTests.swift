@@ -166,12 +166,13 @@ extension Integration {
             try expectSameBest(run, as: expected, "a job requeued mid-run against one never stopped")
         }
 
-        /// The signal as the job starts, before any step (or before the ranks start at all): the
-        /// requeued job starts from what there is, and still ends with the same bits.
+        /// The signal as the job starts, before any step (or before the ranks start at all, when
+        /// srun drops it and the script sends it again): the requeued job starts from what there
+        /// is, and still ends with the same bits. The job runs long enough for the second sending.
         @Test func signalAtTheStartRequeuesToo() throws {
             let cluster = try SlurmCluster(), s = cluster.scratch
             let run = s.file("run"), output = s.file("job.out")
-            let id = try cluster.submit(["--ntasks=2"], runDirectory: run, output: output, trainFlags: quick)
+            let id = try cluster.submit(["--ntasks=2"], runDirectory: run, output: output, trainFlags: validating)
             waitFor("job \(id)'s script to start", timeout: 60) { read(output).contains("launched by srun") }
             #expect(try cluster.run(["scancel", "--signal=USR1", "--batch", id]).status == 0)
             let end = try cluster.waitForEnd(id, timeout: 180)
@@ -179,7 +180,7 @@ extension Integration {
             #expect(end["JobState"] == "COMPLETED" && end["Restarts"] == "1", "\(end) \(printed)")
             let (_, dones) = runs(run + "/log.jsonl")
             #expect(dones.last?["stop_reason"] as? String == "epochs", "\(printed)")
-            try expectSameBest(run, as: try reference(quick, in: s.directory("reference")), "a job signalled as it started against one never stopped")
+            try expectSameBest(run, as: try reference(validating, in: s.directory("reference")), "a job signalled as it started against one never stopped")
         }
 
         /// Requeued with one task where it had two: it continues on one rank, with the same bits.
