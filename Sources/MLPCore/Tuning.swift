@@ -34,6 +34,17 @@ public enum Tuning {
     public static let spinSeconds = 200e-6
     public static let yieldSeconds = 10e-3
     public static let napMicroseconds: UInt32 = 20
+    /// On one node the step's exchange (NodeAllgather) waits otherwise: it spins this long (a
+    /// normal step's wait, median 16 µs here), then yields the core until `nodeYieldSeconds` (a
+    /// rank sharing the core runs), then sleeps until the awaited rank publishes and wakes it.
+    /// Chosen from whole 3-epoch runs, 5 alternating rounds (docs/performance.md, "Under load"):
+    /// beside a busy process 2.93 s median, 3.13 slowest, against 3.38 / 5.34 for MPI's polled
+    /// exchange with the waits above; 200 µs of spinning collapsed to 7-12 s in some rounds.
+    public static let nodeSpinSeconds = 20e-6
+    public static let nodeYieldSeconds = 1e-3
+    /// A rank asleep in that wait wakes this often to check for a SIGTERM; the awaited rank's
+    /// publication wakes it at once.
+    public static let sleepCheckSeconds = 10e-3
     /// How long a rank waits for the others after a SIGTERM or SIGINT before it gives up: under
     /// mpirun they mean a rank died (or the job is being killed), and the SIGKILL follows 1 s later.
     public static let abandonWaitSeconds = 0.5

@@ -87,7 +87,7 @@ struct Train: ParsableCommand {
         let perRank = t.exchange == .columns
             ? "model-parallel, all \(c.batchSize) samples and \(unitCounts(c.architecture.hiddenSizes[0], ranks: t.world.size)) hidden units per rank"
             : "data-parallel, \(t.shard.count)\(c.batchSize % t.world.size == 0 ? "" : "-\(t.shard.count + 1)") samples per rank"
-        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(perRank), exchange \(c.exchange.rawValue): \(t.exchange.rawValue) (\(t.exchangeReason)), OpenBLAS on one thread per rank (\(BLAS.coreName))")
+        print("  parallel    \(t.world.size) rank\(t.world.size == 1 ? "" : "s") (\(t.world.nodeSize) on this node), \(perRank), exchange \(c.exchange.rawValue): \(t.exchange.rawValue) (\(t.exchangeReason))\(t.exchangeTransport.map { " through \($0)" } ?? ""), OpenBLAS on one thread per rank (\(BLAS.coreName))")
         print("  first layer from the non-zero inputs only (\(String(format: "%.1f", 100 * t.trainingInputDensity)) % of training inputs non-zero); the same bits on any number of ranks")
         print("  validation  every \(t.state.stopping.validationFrequency) iterations on rank 0\(c.checkpointDirectory.map { "; checkpoints in \($0)" } ?? "")")
         if let checkpoint = run.resumed, let path = run.resumePath {

@@ -80,6 +80,7 @@ extension Integration {
             #expect(result.status == 0, "\(result.output)")
             #expect(result.stdout.contains("data-parallel, 10 samples per rank, exchange auto: "), "\(result.stdout)")
             #expect(result.stdout.contains("(timed here: factors ") && result.stdout.contains(", sharded "), "\(result.stdout)")
+            #expect(result.stdout.contains(" through shared memory, "), "one node's ranks exchange through shared memory: \(result.stdout)")
             let start = try #require(logEvents(log).first { $0["event"] as? String == "start" })
             #expect(["factors", "sharded"].contains(start["exchange"] as? String ?? ""), "\(start)")
         }

@@ -62,6 +62,7 @@ extension Integration {
                 let result = try Launcher.run(TestNet.mpirun(hosts * slots, dir: s.file("net")) + [Launcher.binary] + quick
                                               + ["--exchange", exchange, "--checkpoint-dir", dir], timeout: 120)
                 #expect(result.stdout.contains("\(hosts * slots) ranks (\(slots) on this node)"), "\(name): \(result.stdout)")
+                #expect(result.stdout.contains(" through MPI, "), "ranks on several hosts exchange through MPI: \(name): \(result.stdout)")
                 let many = try parameters(result, dir, name)
                 expectSameBits(UnsafeBufferPointer(many.parameters.flat), UnsafeBufferPointer(one.parameters.flat), "\(name) against one rank")
             }

@@ -73,6 +73,7 @@ final class ColumnsStep: TrainingStep {
     }
 
     var mode: ExchangeMode { .columns }
+    var transport: String? { world.size > 1 ? "MPI" : nil }
 
     private var width: Int { architecture.hiddenSizes[0] }
     private var classes: Int { architecture.outputSize }

@@ -14,6 +14,8 @@ public final class Communicator {
     /// The MPI communicator (Open MPI's MPI_Comm is a pointer).
     let comm: UnsafeMutableRawPointer?
     private var nodeComm: UnsafeMutableRawPointer?
+    /// The node allgathers made over this communicator, freed with it.
+    var nodeAllgathers: [NodeAllgather] = []
 
     /// MPI_COMM_WORLD, initialised once per process on first use, whichever thread asks first
     /// (Swift runs a static's initialiser exactly once). Serialized: any thread may call MPI, one at
@@ -62,6 +64,7 @@ public final class Communicator {
 
     /// Frees the communicator (collective over its ranks; not for the world, which `finalize` ends).
     public func release() throws {
+        try freeNodeAllgathers()
         try Self.check(CMPIShim_comm_free(&nodeComm), "MPI_Comm_free")
         var mine = comm
         try Self.check(CMPIShim_comm_free(&mine), "MPI_Comm_free")
@@ -112,7 +115,7 @@ public final class Communicator {
     }
 
     /// When the last `waitAll` began and ended (a trace draws the wait inside the exchange).
-    public private(set) var lastWait = (start: 0.0, end: 0.0)
+    public internal(set) var lastWait = (start: 0.0, end: 0.0)
 
     /// Polls (MPI_Test) for `Tuning.spinSeconds`, then yields between polls, then naps: a rank that
     /// waits long (a core shared with another process, more ranks than cores) lets whoever needs
@@ -215,10 +218,11 @@ public final class Communicator {
         var finalized: Int32 = 0
         _ = CMPIShim_finalized(&finalized)
         guard finalized == 0 else { return }
+        try? freeNodeAllgathers()
         _ = CMPIShim_finalize()
     }
 
-    private static func check(_ code: Int32, _ function: String) throws {
+    static func check(_ code: Int32, _ function: String) throws {
         guard code != CMPIShim_success() else { return }
         var text = [CChar](repeating: 0, count: Int(CMPIShim_max_error_string()) + 1)
         var length: Int32 = 0

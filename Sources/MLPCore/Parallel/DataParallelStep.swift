@@ -24,7 +24,7 @@ class DataParallelStep {
     private let exchange: RowExchange
 
     init(_ architecture: Architecture, parameters: ParameterSet, sgd: SGD, batchSize: Int, world: Communicator,
-         trainingNonZeros: SparseRows) {
+         trainingNonZeros: SparseRows) throws {
         precondition(!architecture.hiddenSizes.isEmpty, "a model with a hidden layer")
         self.architecture = architecture
         self.world = world
@@ -40,11 +40,13 @@ class DataParallelStep {
         logits = FloatStorage(count: most * sizes.last!)
         outputWeights = sizes.last! <= NarrowOutput.maxOutputs ? NarrowOutput(inputs: sizes[sizes.count - 2], outputs: sizes.last!) : nil
         transposed = (1..<architecture.layerCount).map { FloatStorage(count: sizes[$0] * sizes[$0 + 1]) }
-        exchange = RowExchange(rows, shards: shards, world: world)
+        exchange = try RowExchange(rows, shards: shards, world: world)
         packTransposes()
     }
 
     var layerCount: Int { architecture.layerCount }
+
+    var transport: String? { exchange.transport }
 
     /// The rows of the minibatch this rank computes: f(a·W_l + b_l) layer by layer, the logits and
     /// softmax delta, each row's loss. The first layer from the rows' non-zero pixels, scaled by s.
@@ -181,7 +183,8 @@ final class MinibatchRows {
 }
 
 /// The data-parallel exchange: one in-place allgather of the minibatch's rows (each rank's shard is
-/// a contiguous block, its first row carrying the rank's control block), waited for so that a long
+/// a contiguous block, its first row carrying the rank's control block). On one node through shared
+/// memory with a sleeping wait (NodeAllgather); across nodes through MPI, waited for so that a long
 /// wait gives the core away (Communicator.waitAll).
 final class RowExchange {
     private let world: Communicator
@@ -190,8 +193,9 @@ final class RowExchange {
     private let counts: Storage<Int32>, displacements: Storage<Int32>
     var control = ControlBlock()
     private let request = Storage<UnsafeMutableRawPointer?>(count: 1)
+    private let node: NodeAllgather?
 
-    init(_ rows: MinibatchRows, shards: [Shard], world: Communicator) {
+    init(_ rows: MinibatchRows, shards: [Shard], world: Communicator) throws {
         self.world = world
         self.rows = rows
         self.shards = shards
@@ -201,15 +205,28 @@ final class RowExchange {
             counts.base[r] = Int32(shard.count * rows.width)
             displacements.base[r] = Int32(shard.start * rows.width)
         }
+        node = try world.nodeAllgather(slotFloats: shards.map(\.count).max()! * rows.width)
     }
 
+    /// How the rows travel, for the start block.
+    var transport: String? { node != nil ? "shared memory" : world.size > 1 ? "MPI" : nil }
+
     func start() throws {
-        control.encode(into: rows.control(row: shards[world.rank].start))
-        if world.size > 1 { try world.startAllgather(rows.storage.base, counts: counts.base, displacements: displacements.base, request: request.base) }
+        let mine = shards[world.rank]
+        control.encode(into: rows.control(row: mine.start))
+        if let node {
+            node.publish(rows.storage.base + mine.start * rows.width, count: mine.count * rows.width)
+        } else if world.size > 1 {
+            try world.startAllgather(rows.storage.base, counts: counts.base, displacements: displacements.base, request: request.base)
+        }
     }
 
     func finish() throws -> AgreedControl {
-        try world.waitAll(request.base, count: world.size > 1 ? 1 : 0)
+        if let node {
+            try node.collect(into: rows.storage.base, counts: counts.base, displacements: displacements.base)
+        } else {
+            try world.waitAll(request.base, count: world.size > 1 ? 1 : 0)
+        }
         var agreed = AgreedControl()
         for shard in shards { agreed.add(ControlBlock(decoding: rows.control(row: shard.start))) }
         return agreed

@@ -8,9 +8,9 @@ final class FactorsStep: DataParallelStep, TrainingStep {
     private let pixels: PixelPairs       // the whole minibatch's non-zeros, by pairs of pixels
 
     override init(_ architecture: Architecture, parameters: ParameterSet, sgd: SGD, batchSize: Int, world: Communicator,
-                  trainingNonZeros: SparseRows) {
+                  trainingNonZeros: SparseRows) throws {
         pixels = PixelPairs(capacity: batchSize, pixels: 0..<architecture.inputSize)
-        super.init(architecture, parameters: parameters, sgd: sgd, batchSize: batchSize, world: world, trainingNonZeros: trainingNonZeros)
+        try super.init(architecture, parameters: parameters, sgd: sgd, batchSize: batchSize, world: world, trainingNonZeros: trainingNonZeros)
     }
 
     var mode: ExchangeMode { .factors }

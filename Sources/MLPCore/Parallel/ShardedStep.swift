@@ -9,7 +9,7 @@ final class ShardedStep: DataParallelStep, TrainingStep {
     private let counts: Storage<Int32>, displacements: Storage<Int32>
 
     override init(_ architecture: Architecture, parameters: ParameterSet, sgd: SGD, batchSize: Int, world: Communicator,
-                  trainingNonZeros: SparseRows) {
+                  trainingNonZeros: SparseRows) throws {
         let costs = trainingNonZeros.nonZerosPerColumn.map { Double($0) + 1 }
         let blocks = (0..<world.size).map { Shard.evenRows(balancing: costs, rank: $0, worldSize: world.size) }
         pixels = PixelPairs(capacity: batchSize, pixels: blocks[world.rank])
@@ -20,7 +20,7 @@ final class ShardedStep: DataParallelStep, TrainingStep {
             counts.base[r] = Int32(block.count * width)
             displacements.base[r] = Int32(block.lowerBound * width)
         }
-        super.init(architecture, parameters: parameters, sgd: sgd, batchSize: batchSize, world: world, trainingNonZeros: trainingNonZeros)
+        try super.init(architecture, parameters: parameters, sgd: sgd, batchSize: batchSize, world: world, trainingNonZeros: trainingNonZeros)
     }
 
     var mode: ExchangeMode { .sharded }

@@ -10,11 +10,11 @@ struct StepChoice {
 
     static func make(_ configuration: TrainingConfiguration, parameters: ParameterSet, world: Communicator,
                      trainingNonZeros: SparseRows, schedule: MinibatchSchedule, from iteration: Int) throws -> StepChoice {
-        func build(_ mode: ExchangeMode, on p: ParameterSet) -> TrainingStep {
+        func build(_ mode: ExchangeMode, on p: ParameterSet) throws -> TrainingStep {
             let (a, sgd, batch) = (configuration.architecture, configuration.sgd, configuration.batchSize)
             switch mode {
-            case .auto, .factors: return FactorsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
-            case .sharded: return ShardedStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
+            case .auto, .factors: return try FactorsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
+            case .sharded: return try ShardedStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
             case .columns: return ColumnsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
             }
         }
@@ -23,16 +23,16 @@ struct StepChoice {
             let hidden = configuration.architecture.hiddenSizes
             throw ConfigurationError("--exchange columns divides the units of one hidden layer among the ranks; this model has \(hidden.count) hidden layer\(hidden.count == 1 ? "" : "s") (\(hidden.map(String.init).joined(separator: ", ")) units) for \(world.size) ranks. Use one hidden layer of at least \(world.size) units, or another --exchange.")
         }
-        guard mode == .auto else { return StepChoice(step: build(mode, on: parameters), reason: "asked for") }
-        guard world.size > 1 else { return StepChoice(step: build(.factors, on: parameters), reason: "one rank") }
+        guard mode == .auto else { return StepChoice(step: try build(mode, on: parameters), reason: "asked for") }
+        guard world.size > 1 else { return StepChoice(step: try build(.factors, on: parameters), reason: "one rank") }
 
         // Each way trains a scratch copy of the parameters on the run's next minibatches, in
         // alternating rounds; the median round decides. Every rank sees the slowest rank's times.
         let ways: [ExchangeMode] = [.factors, .sharded]
-        let trials = ways.map { way -> TrainingStep in
+        let trials = try ways.map { way -> TrainingStep in
             let copy = ParameterSet(parameters.layout)
             copy.copy(from: parameters)
-            return build(way, on: copy)
+            return try build(way, on: copy)
         }
         var seconds = [[Double]](repeating: [], count: ways.count)
         var steps = 4
@@ -52,7 +52,7 @@ struct StepChoice {
         let medians = seconds.map { $0.sorted()[$0.count / 2] }
         let best = medians.indices.min { medians[$0] < medians[$1] }!
         let timed = ways.indices.map { String(format: "%@ %.3f", ways[$0].rawValue, medians[$0] * 1e3) }.joined(separator: ", ")
-        return StepChoice(step: build(ways[best], on: parameters), reason: "timed here: \(timed) ms a step")
+        return StepChoice(step: try build(ways[best], on: parameters), reason: "timed here: \(timed) ms a step")
     }
 
     /// One whole step, its result thrown away.

@@ -20,6 +20,9 @@ public enum ExchangeMode: String, CaseIterable, Sendable {
 protocol TrainingStep: AnyObject {
     /// The way, as the start block names it.
     var mode: ExchangeMode { get }
+    /// How the step's exchange travels, for the start block: "shared memory" (one node), "MPI", or
+    /// nil for one rank.
+    var transport: String? { get }
     /// Forward over this rank's share of the minibatch; `control` leaves with the step's exchange.
     func forward(_ batch: Minibatch, control: ControlBlock) throws
     /// Backward over this rank's share; starts the exchange where it waits for this.

@@ -16,6 +16,8 @@ public final class Trainer {
     /// How the step is divided, and why ("timed here: ...", "asked for", "one rank").
     public let exchange: ExchangeMode
     public let exchangeReason: String
+    /// How the step's exchange travels ("shared memory", "MPI"; nil for one rank).
+    public let exchangeTransport: String?
     public private(set) var profile = StepProfile()
     /// Rank 0: where `last.safetensors` (every `checkpointEvery`-th validation, a signal's stop and
     /// the end of the run) and `best.safetensors` (every new best) go.
@@ -67,6 +69,7 @@ public final class Trainer {
         step = choice.step
         exchange = choice.step.mode
         exchangeReason = choice.reason
+        exchangeTransport = choice.step.transport
         clockStart = world.wallTime()
         if world.isRoot { _ = scored }   // pairs the scored images now, not inside the first validation
     }
