@@ -104,10 +104,14 @@ int CMPIShim_node_exchange_free(void **handle) {
     return error;
 }
 
-void CMPIShim_node_exchange_publish(void *handle, const void *data, int64_t bytes) {
+void *CMPIShim_node_exchange_next_slot(void *handle) {
+    struct node_exchange *x = handle;
+    return slot(x, x->rank, x->generation + 1);
+}
+
+void CMPIShim_node_exchange_publish(void *handle) {
     struct node_exchange *x = handle;
     uint32_t g = ++x->generation;
-    memcpy(slot(x, x->rank, g), data, (size_t)bytes);
     struct rank_line *mine = &x->lines[x->rank];
     /* Sequentially consistent store then load, against the sleeper's increment then load: either it
        sees the new generation, or this sees it asleep and wakes it. */

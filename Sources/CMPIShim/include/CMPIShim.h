@@ -62,13 +62,14 @@ int CMPIShim_error_string(int code, char *text, int *length);
 
 /* The step's allgather between the ranks of one node (node_exchange.c): shared memory, and a wait
    that sleeps until the awaited rank publishes. `create` and `free` are collective over `comm`,
-   whose ranks must share a node; `publish` starts the next generation with this rank's bytes
-   (at most `slot_bytes`); `wait` returns 1 once `rank` has published this generation, 0 after
+   whose ranks must share a node; `next_slot` is where this rank writes its bytes (at most
+   `slot_bytes`) for the next generation, which `publish` then starts; `wait` returns 1 once `rank` has published this generation, 0 after
    `timeout_ns` (spinning for the first `spin_ns`, yielding the core until `yield_ns`, then asleep);
    `slot` is `rank`'s bytes of it. */
 int CMPIShim_node_exchange_create(void *comm, int64_t slot_bytes, void **handle);
 int CMPIShim_node_exchange_free(void **handle);
-void CMPIShim_node_exchange_publish(void *handle, const void *data, int64_t bytes);
+void *CMPIShim_node_exchange_next_slot(void *handle);
+void CMPIShim_node_exchange_publish(void *handle);
 int CMPIShim_node_exchange_wait(void *handle, int rank, int64_t spin_ns, int64_t yield_ns, int64_t timeout_ns);
 const void *CMPIShim_node_exchange_slot(void *handle, int rank);
 

@@ -33,6 +33,7 @@ final class ColumnsStep: TrainingStep {
     private let packed: FloatStorage              // (n_0 · H): W₀'s column blocks, packed rank after rank
     private var ownControl = ControlBlock()
     private var labels: UnsafePointer<Int32>?     // the minibatch's (B), from forward to finishExchange
+    private let node: NodeAllgather?              // on one node: the blocks and control blocks through shared memory
 
     /// Whether the model can be divided so: one hidden layer, at least one unit per rank.
     static func fits(_ architecture: Architecture, worldSize: Int) -> Bool {
@@ -41,7 +42,7 @@ final class ColumnsStep: TrainingStep {
     }
 
     init(_ architecture: Architecture, parameters: ParameterSet, sgd: SGD, batchSize: Int, world: Communicator,
-         trainingNonZeros: SparseRows) {
+         trainingNonZeros: SparseRows) throws {
         precondition(Self.fits(architecture, worldSize: world.size), "columns needs one hidden layer with a unit per rank")
         self.architecture = architecture
         self.world = world
@@ -69,11 +70,12 @@ final class ColumnsStep: TrainingStep {
             blockDisplacements.base[r] = Int32(block.lowerBound * batchSize)
         }
         packed = FloatStorage(count: inputs * width)
+        node = try world.nodeAllgather(slotFloats: allUnits.map(\.count).max()! * batchSize + ControlBlock.count)
         packOutputLayer()
     }
 
     var mode: ExchangeMode { .columns }
-    var transport: String? { world.size > 1 ? "MPI" : nil }
+    var transport: String? { node != nil ? "shared memory" : world.size > 1 ? "MPI" : nil }
 
     private var width: Int { architecture.hiddenSizes[0] }
     private var classes: Int { architecture.outputSize }
@@ -89,6 +91,10 @@ final class ColumnsStep: TrainingStep {
         labels = UnsafePointer(batch.samples.labels)
         ownControl = mine
         mine.encode(into: control.base)
+        if let node {
+            node.publish(block.base, count: units.count * batchSize, then: control.base, count: ControlBlock.count)
+            return
+        }
         guard world.size > 1 else { return }
         try world.startAllgather(blocks.base, counts: blockCounts.base, displacements: blockDisplacements.base, request: requests.base)
         try world.startAllgather(control.base, count: ControlBlock.count, into: controls.base, request: requests.base + 1)
@@ -101,7 +107,14 @@ final class ColumnsStep: TrainingStep {
     /// delta and loss (small: B × 10).
     func finishExchange() throws -> (control: AgreedControl, loss: Double) {
         var agreed = AgreedControl()
-        if world.size > 1 {
+        if let node {
+            for (rank, block) in allUnits.enumerated() {
+                guard rank != world.rank else { agreed.add(ControlBlock(decoding: control.base)); continue }
+                let part = try node.part(of: rank), count = block.count * batchSize
+                (blocks.base + block.lowerBound * batchSize).update(from: part, count: count)
+                agreed.add(ControlBlock(decoding: part + count))
+            }
+        } else if world.size > 1 {
             try world.waitAll(requests.base, count: 2)
             for rank in 0..<world.size { agreed.add(ControlBlock(decoding: controls.base + rank * ControlBlock.count)) }
         } else {

@@ -16,28 +16,39 @@ final class NodeAllgather {
         try Communicator.check(CMPIShim_node_exchange_create(world.comm, Int64(slotFloats * 4), &handle), "MPI_Win_allocate_shared")
     }
 
-    /// Publishes this rank's `count` floats from `part` as the next generation (does not wait).
-    func publish(_ part: UnsafePointer<Float>, count: Int) {
-        precondition(count <= slotFloats, "a part larger than the node exchange's slot")
-        CMPIShim_node_exchange_publish(handle, part, Int64(count * 4))
+    /// Publishes this rank's `count` floats from `part`, then `extraCount` from `extra`, as the
+    /// next generation (does not wait).
+    func publish(_ part: UnsafePointer<Float>, count: Int, then extra: UnsafePointer<Float>? = nil, count extraCount: Int = 0) {
+        precondition(count + extraCount <= slotFloats, "a part larger than the node exchange's slot")
+        let slot = CMPIShim_node_exchange_next_slot(handle)!.assumingMemoryBound(to: Float.self)
+        slot.update(from: part, count: count)
+        if let extra { (slot + count).update(from: extra, count: extraCount) }
+        CMPIShim_node_exchange_publish(handle)
     }
 
-    /// Waits for every other rank's part of this generation and copies it to `buffer + displacement`:
-    /// spins, yields, then sleeps until woken (Tuning.nodeSpinSeconds, nodeYieldSeconds), waking
-    /// every `Tuning.sleepCheckSeconds` to give up as `Communicator.waitAll` does on a SIGTERM.
-    func collect(into buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>) throws {
+    /// Waits for `rank`'s part of this generation and returns it (valid until this rank's next
+    /// `publish`): spins, yields, then sleeps until woken (Tuning.nodeSpinSeconds,
+    /// nodeYieldSeconds), waking every `Tuning.sleepCheckSeconds` to give up as
+    /// `Communicator.waitAll` does on a SIGTERM.
+    func part(of rank: Int) throws -> UnsafePointer<Float> {
         let start = CMPIShim_wtime()
         defer { world.lastWait = (start, CMPIShim_wtime()) }
         var watch = SignalWatch()
         let spin = Int64(Tuning.nodeSpinSeconds * 1e9), yield = Int64(Tuning.nodeYieldSeconds * 1e9)
         let check = Int64(Tuning.sleepCheckSeconds * 1e9)
-        for r in 0..<world.size where r != world.rank {
-            while CMPIShim_node_exchange_wait(handle, Int32(r), spin, yield, check) == 0 {
-                try watch.check(CMPIShim_wtime())
-            }
-            let source = CMPIShim_node_exchange_slot(handle, Int32(r))!.assumingMemoryBound(to: Float.self)
-            (buffer + Int(displacements[r])).update(from: source, count: Int(counts[r]))
+        while CMPIShim_node_exchange_wait(handle, Int32(rank), spin, yield, check) == 0 {
+            try watch.check(CMPIShim_wtime())
         }
+        return UnsafePointer(CMPIShim_node_exchange_slot(handle, Int32(rank))!.assumingMemoryBound(to: Float.self))
+    }
+
+    /// Every other rank's part of this generation, copied to `buffer + displacements[r]`.
+    func collect(into buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>, displacements: UnsafePointer<Int32>) throws {
+        let start = CMPIShim_wtime()
+        for r in 0..<world.size where r != world.rank {
+            (buffer + Int(displacements[r])).update(from: try part(of: r), count: Int(counts[r]))
+        }
+        world.lastWait.start = start
     }
 
     fileprivate func free() throws {

@@ -15,7 +15,7 @@ struct StepChoice {
             switch mode {
             case .auto, .factors: return try FactorsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
             case .sharded: return try ShardedStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
-            case .columns: return ColumnsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
+            case .columns: return try ColumnsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
             }
         }
         let mode = configuration.exchange
