@@ -7,6 +7,7 @@
 final class ShardedStep: DataParallelStep, TrainingStep {
     private let pixels: PixelPairs       // the minibatch's non-zeros in this rank's pixels
     private let counts: Storage<Int32>, displacements: Storage<Int32>
+    private let node: NodeAllgather?     // on one node: the rows through shared memory
 
     override init(_ architecture: Architecture, parameters: ParameterSet, sgd: SGD, batchSize: Int, world: Communicator,
                   trainingNonZeros: SparseRows) throws {
@@ -20,6 +21,7 @@ final class ShardedStep: DataParallelStep, TrainingStep {
             counts.base[r] = Int32(block.count * width)
             displacements.base[r] = Int32(block.lowerBound * width)
         }
+        node = try world.nodeAllgather(slotFloats: blocks.map(\.count).max()! * width)
         try super.init(architecture, parameters: parameters, sgd: sgd, batchSize: batchSize, world: world, trainingNonZeros: trainingNonZeros)
     }
 
@@ -29,7 +31,14 @@ final class ShardedStep: DataParallelStep, TrainingStep {
     /// step's second exchange).
     func update(_ batch: Minibatch, rate eta: Double) throws {
         updateLayers(batch, pixels: pixels, rate: eta)
-        try world.allgather(parameters.weight(0).base, counts: counts.base, displacements: displacements.base)   // every rank's rows of W₀
+        let w = parameters.weight(0).base                                   // every rank's rows of W₀
+        if let node {
+            let rank = world.rank
+            node.publish(w + Int(displacements.base[rank]), count: Int(counts.base[rank]))
+            try node.collect(into: w, counts: counts.base, displacements: displacements.base)
+        } else {
+            try world.allgather(w, counts: counts.base, displacements: displacements.base)
+        }
     }
 
     func assembleParameters() throws {}
