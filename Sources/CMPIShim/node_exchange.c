@@ -15,7 +15,6 @@
    which each does only after copying out generation g - 2: so a slot is never written while read. */
 #define _GNU_SOURCE
 #include <mpi.h>
-#include <errno.h>
 #include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>

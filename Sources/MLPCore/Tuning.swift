@@ -39,7 +39,7 @@ public enum Tuning {
     /// rank sharing the core runs), then sleeps until the awaited rank publishes and wakes it.
     /// Chosen from whole 3-epoch runs, 5 alternating rounds (docs/performance.md, "Under load"):
     /// beside a busy process 2.93 s median, 3.13 slowest, against 3.38 / 5.34 for MPI's polled
-    /// exchange with the waits above; 200 µs of spinning collapsed to 7-12 s in some rounds.
+    /// exchange with the waits above; sleeping right after the spin collapsed to 7-9 s in some rounds.
     public static let nodeSpinSeconds = 20e-6
     public static let nodeYieldSeconds = 1e-3
     /// A rank asleep in that wait wakes this often to check for a SIGTERM; the awaited rank's

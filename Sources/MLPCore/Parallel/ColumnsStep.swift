@@ -75,7 +75,7 @@ final class ColumnsStep: TrainingStep {
     }
 
     var mode: ExchangeMode { .columns }
-    var transport: String? { node != nil ? "shared memory" : world.size > 1 ? "MPI" : nil }
+    var transport: String? { world.transport(node) }
 
     private var width: Int { architecture.hiddenSizes[0] }
     private var classes: Int { architecture.outputSize }

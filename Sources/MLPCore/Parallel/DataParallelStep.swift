@@ -209,7 +209,7 @@ final class RowExchange {
     }
 
     /// How the rows travel, for the start block.
-    var transport: String? { node != nil ? "shared memory" : world.size > 1 ? "MPI" : nil }
+    var transport: String? { world.transport(node) }
 
     func start() throws {
         let mine = shards[world.rank]

@@ -67,6 +67,9 @@ extension Communicator {
         return exchange
     }
 
+    /// How a step's exchange travels, for the start block: through `node` when there is one.
+    func transport(_ node: NodeAllgather?) -> String? { node != nil ? "shared memory" : size > 1 ? "MPI" : nil }
+
     func freeNodeAllgathers() throws {
         for exchange in nodeAllgathers { try exchange.free() }
         nodeAllgathers.removeAll()
