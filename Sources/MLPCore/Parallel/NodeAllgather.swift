@@ -29,15 +29,15 @@ final class NodeAllgather {
     /// Waits for `rank`'s part of this generation and returns it (valid until this rank's next
     /// `publish`): spins, yields, then sleeps until woken (Tuning.nodeSpinSeconds,
     /// nodeYieldSeconds), waking every `Tuning.sleepCheckSeconds` to give up as
-    /// `Communicator.waitAll` does on a SIGTERM.
-    func part(of rank: Int) throws -> UnsafePointer<Float> {
+    /// `Communicator.waitAll` does on a SIGTERM (unless `abandonOnSignal` is false).
+    func part(of rank: Int, abandonOnSignal: Bool = true) throws -> UnsafePointer<Float> {
         let start = CMPIShim_wtime()
         defer { world.lastWait = (start, CMPIShim_wtime()) }
         var watch = SignalWatch()
         let spin = Int64(Tuning.nodeSpinSeconds * 1e9), yield = Int64(Tuning.nodeYieldSeconds * 1e9)
         let check = Int64(Tuning.sleepCheckSeconds * 1e9)
         while CMPIShim_node_exchange_wait(handle, Int32(rank), spin, yield, check) == 0 {
-            try watch.check(CMPIShim_wtime())
+            if abandonOnSignal { try watch.check(CMPIShim_wtime()) }
         }
         return UnsafePointer(CMPIShim_node_exchange_slot(handle, Int32(rank))!.assumingMemoryBound(to: Float.self))
     }
@@ -49,6 +49,13 @@ final class NodeAllgather {
             (buffer + Int(displacements[r])).update(from: try part(of: r), count: Int(counts[r]))
         }
         world.lastWait.start = start
+    }
+
+    /// Returns once every rank has called it: a barrier whose waiters sleep until the last rank
+    /// arrives (no polling, so no wake-ups that take a core from the rank everyone waits for).
+    func barrier(abandonOnSignal: Bool) throws {
+        CMPIShim_node_exchange_publish(handle)
+        for r in 0..<world.size where r != world.rank { _ = try part(of: r, abandonOnSignal: abandonOnSignal) }
     }
 
     fileprivate func free() throws {
@@ -70,8 +77,16 @@ extension Communicator {
     /// How a step's exchange travels, for the start block: through `node` when there is one.
     func transport(_ node: NodeAllgather?) -> String? { node != nil ? "shared memory" : size > 1 ? "MPI" : nil }
 
+    /// The node exchange the validation barrier sleeps in, when the ranks share one node (made at
+    /// the first call, which every rank makes at the same point: collective).
+    func nodeBarrier() throws -> NodeAllgather? {
+        if nodeBarrierExchange == nil { nodeBarrierExchange = try nodeAllgather(slotFloats: 0) }
+        return nodeBarrierExchange
+    }
+
     func freeNodeAllgathers() throws {
         for exchange in nodeAllgathers { try exchange.free() }
         nodeAllgathers.removeAll()
+        nodeBarrierExchange = nil
     }
 }

@@ -1,7 +1,8 @@
 // Where the other ranks wait while rank 0 validates: asleep, so that rank 0 may use the node's cores.
 
-/// The barrier where the other ranks wait while rank 0 validates, sleeping instead of spinning.
-/// Each wake-up takes a little of the core rank 0's second scoring thread runs on, so the wait
+/// The barrier where the other ranks wait while rank 0 validates, sleeping instead of spinning:
+/// on one node in the node exchange's sleeping wait (NodeAllgather.barrier); across nodes through
+/// MPI, where each wake-up takes a little of the core rank 0's second scoring thread runs on, so the wait
 /// first sleeps most of what rank 0's last validation pass took (it told every rank in the step's
 /// control block), then checks every `Tuning.validationPollMicroseconds`. (Sleeping most of the
 /// shortest earlier *wait* instead overslept: the first validation, which also pairs the images
@@ -12,6 +13,8 @@ public struct ValidationBarrier {
     /// `expected`: seconds of rank 0's last validation pass (0: none yet).
     public func wait(_ world: Communicator, expected: Double) throws {
         // Rank 0 comes last, so a long wait there means a rank is gone: it gives up after a signal.
+        // On one node the ranks sleep until rank 0 arrives and wakes them: no naps to size.
+        if let node = try world.nodeBarrier() { return try node.barrier(abandonOnSignal: world.isRoot) }
         try world.barrierSleeping(firstNap: world.isRoot ? 0 : Tuning.validationFirstNap * expected, abandonOnSignal: world.isRoot)
     }
 }
