@@ -36,7 +36,7 @@ for profile in "10GbE 10000 0.05" "1GbE 1000 0.1"; do
     fi
     echo "== $name: ${rate} Mbit/s, ${delay} ms$note"
     bash Scripts/testnet.sh run mlpnet-h1 "${mlp[@]}" --append-csv "$out/$name.csv" > /dev/null
-    for exchange in factors overlap sharded columns auto; do
+    for exchange in factors sharded columns auto; do
         bash Scripts/testnet.sh run mlpnet-h1 mpirun --hostfile "$net/hostfile" -np 2 --bind-to none \
             -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM --mca plm_rsh_agent "$net/agent.sh" \
             --mca btl tcp,self,vader --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 \

@@ -122,7 +122,7 @@ struct ScheduleOptions: ParsableArguments {
 
 /// How a step divides its work among the ranks: `mlp train`, `mlp sweep` and `mlp bench` share these.
 struct StepOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("How the ranks divide a step. Data-parallel (every rank trains its shard of the minibatch; every rank ends the step with one rank's bits): factors (gather every row's activations and deltas; every rank forms the whole update), sharded (gather them; each rank updates its block of the first layer's rows, which are gathered), or auto (the faster of the two, timed at start-up); overlap, for slow links (as factors, but the first layer's update runs while the next rows travel; its own bits, the same on any rank count, not the other ways'; needs --l1 0). Model-parallel, only when asked for: columns (one hidden layer: each rank owns a block of the hidden units for the whole minibatch; the hidden layer is gathered; also one rank's bits).", valueName: "mode"))
+    @Option(help: ArgumentHelp("How the ranks divide a step. Data-parallel (every rank trains its shard of the minibatch; every rank ends the step with one rank's bits): factors (gather every row's activations and deltas; every rank forms the whole update), sharded (gather them; each rank updates its block of the first layer's rows, which are gathered), or auto (the faster of the two, timed at start-up). Model-parallel, only when asked for: columns (one hidden layer: each rank owns a block of the hidden units for the whole minibatch; the hidden layer is gathered; also one rank's bits).", valueName: "mode"))
     var exchange: String = "auto"
 
     // Options of earlier releases, refused with what replaced them.
@@ -137,7 +137,7 @@ struct StepOptions: ParsableArguments {
         case "dense", "split":
             throw ValidationError("--exchange \(exchange) was removed: it summed partial gradients across ranks, so its result depended on the number of ranks, and it was never the fastest (docs/performance.md). Use auto, factors, sharded or columns: each gives one rank's bits.")
         case _ where ExchangeMode(rawValue: exchange) == nil:
-            throw ValidationError("--exchange \(exchange): expected auto, factors, sharded, overlap or columns.")
+            throw ValidationError("--exchange \(exchange): expected auto, factors, sharded or columns.")
         default: break
         }
         if parameterMemory != nil {

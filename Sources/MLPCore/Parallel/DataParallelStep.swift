@@ -3,7 +3,7 @@
 // the hidden activations, every layer's delta and the row's loss, with each rank's control block.
 // The gradient of a layer is Aᵀ·D over those rows, so every rank can then form any part of the
 // update from the whole minibatch in its own order. FactorsStep and ShardedStep differ only in
-// which part each rank forms; OverlapStep in when.
+// which part each rank forms.
 
 class DataParallelStep {
     let architecture: Architecture
@@ -54,7 +54,7 @@ class DataParallelStep {
         let shard = self.shard, b = shard.count
         pairs.fill(from: trainingNonZeros, count: b) { batch.trainingRow(shard.start + $0) }
         var input = rows.activation(0).rows(shard.start, count: b)                         // (b, n_1)
-        firstProduct(batch, into: input)
+        pairs.multiply(by: parameters.weight(0), columns: 0..<input.columns, scale: decay.factor, into: input)
         architecture.activation.addBiasAndActivate(input, bias: parameters.bias(0))
         for l in 1..<layerCount - 1 {
             let output = rows.activation(l).rows(shard.start, count: b)                     // (b, n_{l+1})
@@ -68,11 +68,6 @@ class DataParallelStep {
         SoftmaxCrossEntropy.delta(logits: z, labels: batch.samples.labels + shard.start, into: rows.delta(out).rows(shard.start, count: b),
                                   losses: rows.loss + shard.start * rows.width, lossStride: rows.width)
         exchange.control = control
-    }
-
-    /// x·W₀ (= s·x·V) for this rank's rows, from their non-zero pixels.
-    func firstProduct(_ batch: Minibatch, into z: Matrix) {
-        pairs.multiply(by: parameters.weight(0), columns: 0..<z.columns, scale: decay.factor, into: z)
     }
 
     /// δ_l = (δ_{l+1} · W_{l+1}ᵀ) ⊙ f'(a_l) for this rank's rows, from the output layer down; then

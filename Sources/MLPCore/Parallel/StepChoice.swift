@@ -14,7 +14,6 @@ struct StepChoice {
             let (a, sgd, batch) = (configuration.architecture, configuration.sgd, configuration.batchSize)
             switch mode {
             case .auto, .factors: return try FactorsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
-            case .overlap: return try OverlapStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
             case .sharded: return try ShardedStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
             case .columns: return try ColumnsStep(a, parameters: p, sgd: sgd, batchSize: batch, world: world, trainingNonZeros: trainingNonZeros)
             }

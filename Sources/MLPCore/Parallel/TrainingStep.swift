@@ -1,7 +1,7 @@
 // One way of dividing a training step among the ranks, behind one small protocol. The trainer calls
 // forward, backward, finishExchange and update in that order, whatever the way (chosen once, at
 // set-up: ExchangeMode). Every way leaves each rank with exactly the parameters one rank alone
-// would have with the same way (and factors, sharded and columns the same as each other): every sum of an update runs over the whole minibatch in its own order, on every rank,
+// would have: every sum of an update runs over the whole minibatch in its own order, on every rank,
 // and every product of a row depends on that row alone (Kernels/Tile.swift).
 
 /// How each rank's work in a step reaches the others.
@@ -12,10 +12,6 @@ public enum ExchangeMode: String, CaseIterable, Sendable {
     case factors
     /// Data-parallel: every rank gathers the factors, updates its rows of W₀, and the rows are gathered.
     case sharded
-    /// Data-parallel, for slow links: as factors, but W₀'s update runs while the next step's rows
-    /// travel, and the next forward adds that update to its first product as a correction. Its
-    /// rounding differs from the other ways' (one rank's bits with this option on any rank count).
-    case overlap
     /// Model-parallel (one hidden layer): each rank owns a block of the hidden units for the whole
     /// minibatch; the hidden layer's blocks are gathered.
     case columns

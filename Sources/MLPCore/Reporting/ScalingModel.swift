@@ -112,7 +112,6 @@ public struct LatencyBandwidthModel: Sendable, CustomStringConvertible {
         let factors = gather(bytes: 4 * b * Double(MinibatchRows.width(architecture)), ranks: p)
         switch way {
         case .factors: return share / q + update + factors
-        case .overlap: return share / q + max(update, factors)     // the update runs while the factors travel
         case .sharded: return share / q + update / q + factors + gather(bytes: 4 * Double(sizes[0] * sizes[1]), ranks: p)
         case .columns: return (share + update) / q + gather(bytes: 4 * b * Double(sizes[1]), ranks: p)
         case .auto:
