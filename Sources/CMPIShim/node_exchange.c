@@ -147,7 +147,3 @@ const void *CMPIShim_node_exchange_slot(void *handle, int rank) {
     struct node_exchange *x = handle;
     return slot(x, rank, x->generation);
 }
-
-void *CMPIShim_node_exchange_slot_of(void *handle, int rank, int parity) {
-    return slot(handle, rank, (uint32_t)parity);
-}

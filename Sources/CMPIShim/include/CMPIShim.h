@@ -72,8 +72,5 @@ void *CMPIShim_node_exchange_next_slot(void *handle);
 void CMPIShim_node_exchange_publish(void *handle);
 int CMPIShim_node_exchange_wait(void *handle, int rank, int64_t spin_ns, int64_t yield_ns, int64_t timeout_ns);
 const void *CMPIShim_node_exchange_slot(void *handle, int rank);
-/* `rank`'s slot for even (parity 0) or odd (1) generations: for a caller that shares one slot as a
-   buffer every rank writes its part of and reads in place. */
-void *CMPIShim_node_exchange_slot_of(void *handle, int rank, int parity);
 
 #endif

@@ -16,7 +16,7 @@ class DataParallelStep {
     var decay = DecayScale()
     let trainingNonZeros: SparseRows    // the training set's non-zeros, listed once
     private let pairs: RowPairs         // this rank's rows, merged in pairs, for the first layer
-    var rows: MinibatchRows { exchange.rows }   // (B, rowWidth): factors and losses, this rank's rows filled here
+    let rows: MinibatchRows             // (B, rowWidth): factors and losses, this rank's rows filled here
     private let logits: FloatStorage    // (b, n_L) this rank's rows
     private let outputWeights: NarrowOutput?   // W_L transposed for the logits, when n_L ≤ 10
     private let transposed: [FloatStorage]     // W_lᵀ (n_{l+1}, n_l) for l ≥ 1, for backpropagation
@@ -35,11 +35,12 @@ class DataParallelStep {
         shards = Shard.all(batchSize: batchSize, worldSize: world.size)
         let most = shards.map(\.count).max()!
         pairs = RowPairs(capacity: most, columns: architecture.inputSize)
+        rows = MinibatchRows(architecture, rows: batchSize)
         let sizes = architecture.layerSizes
         logits = FloatStorage(count: most * sizes.last!)
         outputWeights = sizes.last! <= NarrowOutput.maxOutputs ? NarrowOutput(inputs: sizes[sizes.count - 2], outputs: sizes.last!) : nil
         transposed = (1..<architecture.layerCount).map { FloatStorage(count: sizes[$0] * sizes[$0 + 1]) }
-        exchange = try RowExchange(architecture, shards: shards, world: world)
+        exchange = try RowExchange(rows, shards: shards, world: world)
         packTransposes()
     }
 
@@ -50,7 +51,6 @@ class DataParallelStep {
     /// The rows of the minibatch this rank computes: f(a·W_l + b_l) layer by layer, the logits and
     /// softmax delta, each row's loss. The first layer from the rows' non-zero pixels, scaled by s.
     func forward(_ batch: Minibatch, control: ControlBlock) throws {
-        exchange.beginStep()
         let shard = self.shard, b = shard.count
         pairs.fill(from: trainingNonZeros, count: b) { batch.trainingRow(shard.start + $0) }
         var input = rows.activation(0).rows(shard.start, count: b)                         // (b, n_1)
@@ -151,14 +151,13 @@ class DataParallelStep {
 final class MinibatchRows {
     let width: Int                       // floats per row
     let count: Int                       // B
-    let base: UnsafeMutablePointer<Float>   // (B, width)
-    private let owned: FloatStorage?     // nil: in memory the caller keeps (the node exchange's)
+    let storage: FloatStorage            // (B, width)
     private let activationOffsets: [Int]
     private let deltaOffsets: [Int]
     private let sizes: [Int]
-    var loss: UnsafeMutablePointer<Float> { base + width - 1 - ControlBlock.count }   // row r's at loss[r · width]
+    var loss: UnsafeMutablePointer<Float> { storage.base + width - 1 - ControlBlock.count }   // row r's at loss[r · width]
     /// Row r's control block (the first row of each rank's shard carries that rank's).
-    func control(row r: Int) -> UnsafeMutablePointer<Float> { base + r * width + width - ControlBlock.count }
+    func control(row r: Int) -> UnsafeMutablePointer<Float> { storage.base + r * width + width - ControlBlock.count }
 
     /// Floats per row for a model: every hidden activation, every delta, the loss, and room for a
     /// control block (a shard's first row carries its rank's).
@@ -166,8 +165,7 @@ final class MinibatchRows {
         architecture.hiddenSizes.reduce(0, +) + architecture.layerSizes.dropFirst().reduce(0, +) + 1 + ControlBlock.count
     }
 
-    /// In its own memory, or with `memory` (rows × width floats) kept by the caller.
-    init(_ architecture: Architecture, rows: Int, in memory: UnsafeMutablePointer<Float>? = nil) {
+    init(_ architecture: Architecture, rows: Int) {
         sizes = architecture.layerSizes
         let hidden = architecture.hiddenSizes, outputs = Array(sizes.dropFirst())
         activationOffsets = hidden.indices.map { hidden[..<$0].reduce(0, +) }
@@ -175,75 +173,57 @@ final class MinibatchRows {
         deltaOffsets = outputs.indices.map { deltasStart + outputs[..<$0].reduce(0, +) }
         width = Self.width(architecture)
         count = rows
-        owned = memory == nil ? FloatStorage(count: rows * width) : nil
-        base = memory ?? owned!.base
+        storage = FloatStorage(count: rows * width)
     }
 
     /// Hidden layer l's activations, (B, n_{l+1}).
-    func activation(_ l: Int) -> Matrix { Matrix(base + activationOffsets[l], rows: count, columns: sizes[l + 1], stride: width) }
+    func activation(_ l: Int) -> Matrix { Matrix(storage.base + activationOffsets[l], rows: count, columns: sizes[l + 1], stride: width) }
     /// Layer l's delta, (B, n_{l+1}).
-    func delta(_ l: Int) -> Matrix { Matrix(base + deltaOffsets[l], rows: count, columns: sizes[l + 1], stride: width) }
+    func delta(_ l: Int) -> Matrix { Matrix(storage.base + deltaOffsets[l], rows: count, columns: sizes[l + 1], stride: width) }
 }
 
-/// The data-parallel exchange of the minibatch's rows (each rank's shard a contiguous block, its
-/// first row carrying the rank's control block). On one node nothing is copied: the rows live in
-/// memory the ranks share, two buffers for even and odd steps, each rank writing its block and
-/// reading the others' in place once they are published (NodeAllgather's in-place use; a waiting
-/// rank sleeps). Across nodes one in-place MPI allgather, waited for so that a long wait gives the
-/// core away (Communicator.waitAll).
+/// The data-parallel exchange: one in-place allgather of the minibatch's rows (each rank's shard is
+/// a contiguous block, its first row carrying the rank's control block). On one node through shared
+/// memory with a sleeping wait (NodeAllgather); across nodes through MPI, waited for so that a long
+/// wait gives the core away (Communicator.waitAll).
 final class RowExchange {
     private let world: Communicator
-    /// This step's rows (on one node: the shared buffer of the generation this step publishes).
-    private(set) var rows: MinibatchRows
-    private let buffers: [MinibatchRows]   // on one node the even and odd generations'; else one
-    private var generation = 0              // steps published
+    private let rows: MinibatchRows
     private let shards: [Shard]
     private let counts: Storage<Int32>, displacements: Storage<Int32>
     var control = ControlBlock()
     private let request = Storage<UnsafeMutableRawPointer?>(count: 1)
     private let node: NodeAllgather?
 
-    init(_ architecture: Architecture, shards: [Shard], world: Communicator) throws {
+    init(_ rows: MinibatchRows, shards: [Shard], world: Communicator) throws {
         self.world = world
+        self.rows = rows
         self.shards = shards
-        let batchSize = shards.reduce(0) { $0 + $1.count }, width = MinibatchRows.width(architecture)
-        node = try world.nodeAllgather(slotFloats: batchSize * width)
-        if let node {
-            buffers = [0, 1].map { MinibatchRows(architecture, rows: batchSize, in: node.sharedSlot(parity: $0)) }
-        } else {
-            buffers = [MinibatchRows(architecture, rows: batchSize)]
-        }
-        rows = buffers[buffers.count > 1 ? 1 : 0]
         counts = Storage(count: shards.count)
         displacements = Storage(count: shards.count)
         for (r, shard) in shards.enumerated() {
-            counts.base[r] = Int32(shard.count * width)
-            displacements.base[r] = Int32(shard.start * width)
+            counts.base[r] = Int32(shard.count * rows.width)
+            displacements.base[r] = Int32(shard.start * rows.width)
         }
+        node = try world.nodeAllgather(slotFloats: shards.map(\.count).max()! * rows.width)
     }
 
     /// How the rows travel, for the start block.
     var transport: String? { world.transport(node) }
 
-    /// Before a step writes its rows: on one node, the buffer of the generation it will publish.
-    func beginStep() {
-        if buffers.count > 1 { rows = buffers[(generation + 1) % 2] }
-    }
-
     func start() throws {
         let mine = shards[world.rank]
         control.encode(into: rows.control(row: mine.start))
         if let node {
-            node.publishInPlace()
-            generation += 1
+            node.publish(rows.storage.base + mine.start * rows.width, count: mine.count * rows.width)
         } else if world.size > 1 {
-            try world.startAllgather(rows.base, counts: counts.base, displacements: displacements.base, request: request.base)
+            try world.startAllgather(rows.storage.base, counts: counts.base, displacements: displacements.base, request: request.base)
         }
     }
 
     func finish() throws -> AgreedControl {
         if let node {
-            try node.waitForAll()
+            try node.collect(into: rows.storage.base, counts: counts.base, displacements: displacements.base)
         } else {
             try world.waitAll(request.base, count: world.size > 1 ? 1 : 0)
         }

@@ -54,30 +54,8 @@ final class NodeAllgather {
     /// Returns once every rank has called it: a barrier whose waiters sleep until the last rank
     /// arrives (no polling, so no wake-ups that take a core from the rank everyone waits for).
     func barrier(abandonOnSignal: Bool) throws {
-        publishInPlace()
-        try waitForAll(abandonOnSignal: abandonOnSignal)
-    }
-
-    // In place: rank 0's two slots as two buffers that every rank writes its own part of and reads
-    // whole, with nothing copied. The buffer of generation g (`sharedSlot(parity: g % 2)`) is
-    // written between `waitForAll` of g − 1 and `publishInPlace` of g, and read between
-    // `waitForAll` of g and `publishInPlace` of g + 1: so no rank writes it while another reads it
-    // (a rank publishes g + 1 only after it has read g, and every rank waits for that before it
-    // writes g + 2 into the same buffer). Needs slotFloats for the whole buffer.
-
-    /// Rank 0's slot for even (0) or odd (1) generations, slotFloats long.
-    func sharedSlot(parity: Int) -> UnsafeMutablePointer<Float> {
-        CMPIShim_node_exchange_slot_of(handle, 0, Int32(parity))!.assumingMemoryBound(to: Float.self)
-    }
-
-    /// Publishes the next generation, nothing copied: this rank's part of the shared buffer is there.
-    func publishInPlace() { CMPIShim_node_exchange_publish(handle) }
-
-    /// Waits until every other rank has published this generation.
-    func waitForAll(abandonOnSignal: Bool = true) throws {
-        let start = CMPIShim_wtime()
+        CMPIShim_node_exchange_publish(handle)
         for r in 0..<world.size where r != world.rank { _ = try part(of: r, abandonOnSignal: abandonOnSignal) }
-        world.lastWait.start = start
     }
 
     fileprivate func free() throws {
