@@ -78,7 +78,7 @@ extension Communicator {
     func transport(_ node: NodeAllgather?) -> String? { node != nil ? "shared memory" : size > 1 ? "MPI" : nil }
 
     /// The node exchange the validation barrier sleeps in, when the ranks share one node (made at
-    /// the first call, which every rank makes at the same point: collective).
+    /// the first call, which every rank makes at the same point, at set-up: collective).
     func nodeBarrier() throws -> NodeAllgather? {
         if nodeBarrierExchange == nil { nodeBarrierExchange = try nodeAllgather(slotFloats: 0) }
         return nodeBarrierExchange

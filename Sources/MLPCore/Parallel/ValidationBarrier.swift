@@ -10,6 +10,13 @@
 public struct ValidationBarrier {
     public init() {}
 
+    /// Makes the node exchange the barrier sleeps in, at set-up (collective). Made lazily at the
+    /// first validation instead, its making was itself a collective that Open MPI polls: a rank
+    /// that reached it while rank 0 was still validating, or was descheduled, spun a whole core.
+    public func prepare(_ world: Communicator) throws {
+        _ = try world.nodeBarrier()
+    }
+
     /// `expected`: seconds of rank 0's last validation pass (0: none yet).
     public func wait(_ world: Communicator, expected: Double) throws {
         // Rank 0 comes last, so a long wait there means a rank is gone: it gives up after a signal.

@@ -70,6 +70,7 @@ public final class Trainer {
         exchange = choice.step.mode
         exchangeReason = choice.reason
         exchangeTransport = choice.step.transport
+        try validationBarrier.prepare(world)
         clockStart = world.wallTime()
         if world.isRoot { _ = scored }   // pairs the scored images now, not inside the first validation
     }
