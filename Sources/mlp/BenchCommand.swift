@@ -153,11 +153,12 @@ struct Bench: ParsableCommand {
         let validationSet = world.isRoot ? trainer.data.validation.compressedForScoring(architecture) : trainer.data.validation
         let evaluator = world.isRoot ? Evaluator(architecture, threads: BLAS.scoringThreads()) : nil
         var best = Double.infinity, lastPass = 0.0
+        let barrier = try ValidationBarrier(world)
         for _ in 0..<3 {
             let start = world.wallTime()
             _ = evaluator?.errorRate(trainer.parameters, on: validationSet)
             best = min(best, world.wallTime() - start)
-            try ValidationBarrier().wait(world, expected: lastPass)
+            try barrier.wait(expected: lastPass)
             var told = [Int64((world.wallTime() - start) * 1e9)]
             try world.allreduceMax(&told)
             lastPass = Double(told[0]) / 1e9

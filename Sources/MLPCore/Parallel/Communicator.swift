@@ -16,7 +16,6 @@ public final class Communicator {
     private var nodeComm: UnsafeMutableRawPointer?
     /// The node allgathers made over this communicator, freed with it.
     var nodeAllgathers: [NodeAllgather] = []
-    var nodeBarrierExchange: NodeAllgather?
 
     /// MPI_COMM_WORLD, initialised once per process on first use, whichever thread asks first
     /// (Swift runs a static's initialiser exactly once). Serialized: any thread may call MPI, one at

@@ -77,16 +77,8 @@ extension Communicator {
     /// How a step's exchange travels, for the start block: through `node` when there is one.
     func transport(_ node: NodeAllgather?) -> String? { node != nil ? "shared memory" : size > 1 ? "MPI" : nil }
 
-    /// The node exchange the validation barrier sleeps in, when the ranks share one node (made at
-    /// the first call, which every rank makes at the same point, at set-up: collective).
-    func nodeBarrier() throws -> NodeAllgather? {
-        if nodeBarrierExchange == nil { nodeBarrierExchange = try nodeAllgather(slotFloats: 0) }
-        return nodeBarrierExchange
-    }
-
     func freeNodeAllgathers() throws {
         for exchange in nodeAllgathers { try exchange.free() }
         nodeAllgathers.removeAll()
-        nodeBarrierExchange = nil
     }
 }

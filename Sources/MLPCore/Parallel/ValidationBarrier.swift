@@ -8,20 +8,22 @@
 /// shortest earlier *wait* instead overslept: the first validation, which also pairs the images
 /// and scores the test set, is the longest, and every later wait measured the oversleep.)
 public struct ValidationBarrier {
-    public init() {}
+    private let world: Communicator
+    private let node: NodeAllgather?
 
-    /// Makes the node exchange the barrier sleeps in, at set-up (collective). Made lazily at the
-    /// first validation instead, its making was itself a collective that Open MPI polls: a rank
-    /// that reached it while rank 0 was still validating, or was descheduled, spun a whole core.
-    public func prepare(_ world: Communicator) throws {
-        _ = try world.nodeBarrier()
+    /// Collective. The node exchange is made here, where every rank arrives together: made at the
+    /// first validation instead, its making (a collective Open MPI polls) was where the other ranks
+    /// waited for rank 0, and one whose rank 0 was descheduled spun a whole core.
+    public init(_ world: Communicator) throws {
+        self.world = world
+        node = try world.nodeAllgather(slotFloats: 0)
     }
 
     /// `expected`: seconds of rank 0's last validation pass (0: none yet).
-    public func wait(_ world: Communicator, expected: Double) throws {
+    public func wait(expected: Double) throws {
         // Rank 0 comes last, so a long wait there means a rank is gone: it gives up after a signal.
         // On one node the ranks sleep until rank 0 arrives and wakes them: no naps to size.
-        if let node = try world.nodeBarrier() { return try node.barrier(abandonOnSignal: world.isRoot) }
+        if let node { return try node.barrier(abandonOnSignal: world.isRoot) }
         try world.barrierSleeping(firstNap: world.isRoot ? 0 : Tuning.validationFirstNap * expected, abandonOnSignal: world.isRoot)
     }
 }

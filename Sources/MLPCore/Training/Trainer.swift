@@ -40,7 +40,7 @@ public final class Trainer {
     private lazy var scored = (validation: data.validation.compressedForScoring(configuration.architecture),
                                test: data.test.compressedForScoring(configuration.architecture))
     private let clockStart: Double
-    private let validationBarrier = ValidationBarrier()
+    private let validationBarrier: ValidationBarrier
     /// Rank 0: seconds its last pass over the validation set took; every rank: as the last step heard it.
     private var validationSeconds = 0.0
 
@@ -70,7 +70,7 @@ public final class Trainer {
         exchange = choice.step.mode
         exchangeReason = choice.reason
         exchangeTransport = choice.step.transport
-        try validationBarrier.prepare(world)
+        validationBarrier = try ValidationBarrier(world)
         clockStart = world.wallTime()
         if world.isRoot { _ = scored }   // pairs the scored images now, not inside the first validation
     }
@@ -115,7 +115,7 @@ public final class Trainer {
                     }
                 }
                 // The other ranks sleep instead of spinning in the next exchange: the node's cores are rank 0's.
-                try validationBarrier.wait(world, expected: validationSeconds)
+                try validationBarrier.wait(expected: validationSeconds)
                 try trace?.collect()
                 timer.lap(.validation, of: &profile)
                 lastValidationEnd = world.wallTime()
