@@ -139,6 +139,24 @@ enum Launcher {
         kill(-child.pid, SIGKILL)
     }
 
+    /// Waits until none of `pids` runs any more (a zombie counts as gone): an mpirun killed by
+    /// signals can exit while its ranks still train and write for about a second. After `timeout` seconds the test
+    /// fails with a line naming `what` it waited for.
+    static func waitForExit(_ pids: [pid_t], timeout: Double, what: String) {
+        let deadline = Date().addingTimeInterval(timeout)
+        func running(_ pid: pid_t) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+        }
+        while pids.contains(where: running) {
+            guard Date() < deadline else {
+                Issue.record(Comment(rawValue: "\(what) (pids \(pids.filter(running))) still ran \(Int(timeout)) s later"))
+                return
+            }
+            usleep(10_000)
+        }
+    }
+
     /// Every process below `pid`, from /proc (each process's parent is field 4 of its stat line).
     static func descendants(of pid: pid_t) -> [pid_t] {
         var children: [pid_t: [pid_t]] = [:]
